@@ -1,0 +1,101 @@
+//! Process and thread identity, cached, and reset in a forked child.
+//!
+//! `getpid()` and `gettid()` are real syscalls in glibc, and a cached TID is stale in a forked
+//! child. The caches here are reset by a `pthread_atfork` child handler, registered the first
+//! time any of them is filled. A child created by a raw `clone`/`clone3` syscall skips that
+//! handler; multiproc never does that.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::Once;
+
+static PID: AtomicI32 = AtomicI32::new(0);
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static ATFORK: Once = Once::new();
+
+thread_local! {
+    static TID: Cell<i32> = const { Cell::new(0) };
+}
+
+/// Hooks that other modules run in the child after `fork`, in the forking thread.
+type ChildHook = fn();
+const CHILD_HOOKS: &[ChildHook] = &[crate::robust::after_fork_in_child];
+
+extern "C" fn after_fork_child() {
+    // Async-signal-safe: atomic stores and thread-local writes only.
+    PID.store(0, Ordering::Relaxed);
+    let _ = TID.try_with(|t| t.set(0));
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    for hook in CHILD_HOOKS {
+        hook();
+    }
+}
+
+fn register_atfork() {
+    ATFORK.call_once(|| {
+        // SAFETY: `after_fork_child` is an `extern "C" fn()` that only performs
+        // async-signal-safe operations; registering it has no other precondition.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+        // pthread_atfork fails only with ENOMEM; without the handler the caches would be
+        // wrong in children, so fall back to never caching.
+        if rc != 0 {
+            NO_CACHE.store(1, Ordering::Relaxed);
+        }
+    });
+}
+
+static NO_CACHE: AtomicI32 = AtomicI32::new(0);
+
+/// The current process id, cached.
+#[inline]
+pub fn pid() -> i32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    pid_slow()
+}
+
+#[cold]
+fn pid_slow() -> i32 {
+    register_atfork();
+    // SAFETY: getpid has no preconditions and cannot fail.
+    let p = unsafe { libc::getpid() };
+    if NO_CACHE.load(Ordering::Relaxed) == 0 {
+        PID.store(p, Ordering::Relaxed);
+    }
+    p
+}
+
+/// The current thread id (the kernel's TID, as a robust futex word holds it), cached.
+#[inline]
+pub fn tid() -> i32 {
+    let t = TID.with(Cell::get);
+    if t != 0 {
+        return t;
+    }
+    tid_slow()
+}
+
+#[cold]
+fn tid_slow() -> i32 {
+    register_atfork();
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let t = unsafe { libc::gettid() };
+    if NO_CACHE.load(Ordering::Relaxed) == 0 {
+        TID.with(|c| c.set(t));
+    }
+    t
+}
+
+/// How many times this process's ancestry has forked since the handler was registered; it
+/// changes in every child. Lets a handle notice it was inherited through `fork`.
+pub fn fork_generation() -> u64 {
+    register_atfork();
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+/// Makes sure the fork handler is installed (idempotent, cheap after the first call).
+pub fn ensure_fork_handler() {
+    register_atfork();
+}

@@ -1,0 +1,29 @@
+//! Internal support crate of [multiproc](https://docs.rs/multiproc). **Not for external use**:
+//! its API changes without notice, in any release.
+//!
+//! What several multiproc crates share:
+//!
+//! - [`futex`]: wait and wake on a word in shared memory, with monotonic deadlines and the
+//!   adaptive (spin, then sleep) wait.
+//! - [`robust`]: a lock word in the kernel's robust-futex format, whose holder's death is
+//!   reported to the next acquirer.
+//! - [`block`]: the shared block primitives live in (sealed memfd, or named `shm_open` object),
+//!   with a checked header.
+//! - [`fdpass`]: handing fds to another process over a Unix socket.
+//! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
+//! - `testing` (feature `test-support`): `fork_child`, re-executing the test binary, and
+//!   listing what a test leaked.
+//!
+//! Linux only.
+
+#![cfg(target_os = "linux")]
+
+pub mod block;
+pub mod clock;
+pub mod errno;
+pub mod fdpass;
+pub mod futex;
+pub mod identity;
+pub mod robust;
+#[cfg(feature = "test-support")]
+pub mod testing;

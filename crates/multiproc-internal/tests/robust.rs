@@ -1,0 +1,271 @@
+//! The robust lock across real processes: mutual exclusion, owner death, recovery.
+
+use multiproc_internal::block::{Layout, SharedBlock};
+use multiproc_internal::clock::Deadline;
+use multiproc_internal::robust::{Acquired, LockFail, RobustMutex};
+use multiproc_internal::testing::{fork_child, ChildExit};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const LOCK: usize = 64;
+const COUNTER: usize = 128;
+const FLAG: usize = 192;
+
+fn block() -> SharedBlock {
+    let layout = Layout {
+        magic: u64::from_le_bytes(*b"MPTEST\0\0"),
+        version: 1,
+        elem_size: 1,
+        elem_align: 1,
+        len: 256,
+    };
+    let b = SharedBlock::create_anonymous("test-robust", &layout, 256).unwrap();
+    b.init_robust_mutex(LOCK).unwrap();
+    b
+}
+
+fn parts(b: &SharedBlock) -> (&RobustMutex, &AtomicU64, &AtomicU32) {
+    (
+        b.robust_mutex(LOCK).unwrap(),
+        b.atomic_u64(COUNTER).unwrap(),
+        b.atomic_u32(FLAG).unwrap(),
+    )
+}
+
+/// Polls `cond` until true; panics after 10 s. Ordering by observation, never by sleeping.
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// A child that takes the lock, raises the flag, and then waits forever (until killed).
+fn holder(b: &SharedBlock) -> multiproc_internal::testing::ForkChild {
+    let (lock, _, flag) = parts(b);
+    let child = fork_child(|| {
+        assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+        flag.store(1, Ordering::Release);
+        loop {
+            multiproc_internal::futex::wait(flag, 1, None);
+        }
+    });
+    until("holder to lock", || flag.load(Ordering::Acquire) == 1);
+    child
+}
+
+#[test]
+fn four_processes_exact_total() {
+    let b = block();
+    let (lock, counter, _) = parts(&b);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..100_000 {
+                    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+                    // Load + store, not an atomic add: only mutual exclusion keeps the total.
+                    let v = counter.load(Ordering::Relaxed);
+                    counter.store(v + 1, Ordering::Relaxed);
+                    assert!(lock.unlock());
+                }
+            })
+        })
+        .collect();
+    for c in children {
+        c.assert_success();
+    }
+    assert_eq!(counter.load(Ordering::Relaxed), 400_000);
+    assert!(!lock.is_locked());
+}
+
+#[test]
+fn holder_killed_without_waiters_then_consistent() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    let child = holder(&b);
+    assert_eq!(lock.try_lock(), Err(LockFail::WouldBlock));
+    child.kill().unwrap();
+    let killed = Instant::now();
+    assert_eq!(
+        lock.lock(Deadline::after(Duration::from_secs(5))),
+        Ok(Acquired::OwnerDied)
+    );
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_millis(100),
+        "owner death noticed after {took:?}"
+    );
+    assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGKILL));
+    // Marked consistent by a plain unlock: the next acquirer sees a clean lock.
+    assert!(lock.unlock());
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    assert!(lock.unlock());
+}
+
+#[test]
+fn holder_killed_with_waiter_then_not_recoverable() {
+    let b = block();
+    let (lock, counter, _) = parts(&b);
+    let owner = holder(&b);
+    // The waiter reports what it got through the counter: 1 = OwnerDied.
+    let waiter = fork_child(|| {
+        let got = lock.lock(Deadline::after(Duration::from_secs(20)));
+        counter.store(
+            if got == Ok(Acquired::OwnerDied) { 1 } else { 2 },
+            Ordering::Release,
+        );
+        // Leave the state inconsistent.
+        assert!(lock.unlock_not_recoverable());
+    });
+    until("the waiter to sleep on the lock", || {
+        lock.word() & libc::FUTEX_WAITERS != 0
+    });
+    owner.kill().unwrap();
+    let killed = Instant::now();
+    until("the waiter to take over", || {
+        counter.load(Ordering::Acquire) != 0
+    });
+    let took = killed.elapsed();
+    assert_eq!(
+        counter.load(Ordering::Acquire),
+        1,
+        "waiter did not get OwnerDied"
+    );
+    assert!(
+        took < Duration::from_millis(100),
+        "waiter woke after {took:?}"
+    );
+    waiter.assert_success();
+    assert_eq!(owner.wait(), ChildExit::Signaled(libc::SIGKILL));
+    // Nobody marked it consistent: every later acquirer fails at once, blocking or not.
+    let start = Instant::now();
+    assert_eq!(lock.lock(None), Err(LockFail::NotRecoverable));
+    assert_eq!(lock.try_lock(), Err(LockFail::NotRecoverable));
+    assert!(start.elapsed() < Duration::from_millis(100));
+    assert!(lock.is_not_recoverable());
+}
+
+#[test]
+fn blocked_waiters_fail_when_marked_not_recoverable() {
+    let b = block();
+    let (lock, counter, flag) = parts(&b);
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    let waiter = fork_child(|| {
+        let got = lock.lock(Deadline::after(Duration::from_secs(20)));
+        assert_eq!(got, Err(LockFail::NotRecoverable));
+        counter.store(1, Ordering::Release);
+    });
+    until("the waiter to sleep", || {
+        lock.word() & libc::FUTEX_WAITERS != 0
+    });
+    flag.store(0, Ordering::Relaxed);
+    assert!(lock.unlock_not_recoverable());
+    waiter.assert_success();
+    assert_eq!(counter.load(Ordering::Acquire), 1);
+}
+
+#[test]
+fn timeout_holds_while_another_process_holds() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    let child = holder(&b);
+    let start = Instant::now();
+    let got = lock.lock(Deadline::after(Duration::from_millis(200)));
+    let took = start.elapsed();
+    assert_eq!(got, Err(LockFail::TimedOut));
+    assert!(
+        took >= Duration::from_millis(200),
+        "returned early: {took:?}"
+    );
+    assert!(took < Duration::from_millis(700), "returned late: {took:?}");
+    child.kill().unwrap();
+    assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGKILL));
+}
+
+#[test]
+fn same_thread_relock_is_an_error_not_a_deadlock() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    assert_eq!(lock.lock(None), Err(LockFail::WouldDeadlock));
+    assert_eq!(lock.try_lock(), Err(LockFail::WouldDeadlock));
+    assert!(lock.unlock());
+    // Not held any more: a second unlock is refused, and the word is untouched.
+    assert!(!lock.unlock());
+    assert!(!lock.is_locked());
+}
+
+#[test]
+fn only_the_holder_can_unlock() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    let word = lock.word();
+    // A forked child inherits the memory but not the ownership.
+    fork_child(|| {
+        assert!(!lock.unlock());
+        assert!(lock.is_locked());
+    })
+    .assert_success();
+    assert_eq!(lock.word(), word);
+    assert!(lock.unlock());
+}
+
+#[test]
+fn thread_exit_with_leaked_guard_reports_owner_died() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+            // The thread ends holding the lock (as with a leaked guard).
+        });
+    });
+    assert_eq!(lock.lock(None), Ok(Acquired::OwnerDied));
+    assert!(lock.unlock());
+}
+
+#[test]
+fn many_locks_released_in_any_order() {
+    let blocks: Vec<_> = (0..5).map(|_| block()).collect();
+    let locks: Vec<_> = blocks.iter().map(|b| parts(b).0).collect();
+    for l in &locks {
+        assert_eq!(l.lock(None), Ok(Acquired::Clean));
+    }
+    // Release from the middle, then the rest; then a child killed while holding all of the
+    // remaining ones must leave every one marked (the kernel list stayed intact).
+    assert!(locks[2].unlock());
+    assert!(locks[0].unlock());
+    assert!(locks[4].unlock());
+    assert!(locks[1].unlock());
+    assert!(locks[3].unlock());
+    let flag = parts(&blocks[0]).2;
+    let child = fork_child(|| {
+        for l in &locks {
+            assert_eq!(l.lock(None), Ok(Acquired::Clean));
+        }
+        assert!(locks[1].unlock());
+        assert!(locks[3].unlock());
+        assert_eq!(locks[1].lock(None), Ok(Acquired::Clean));
+        flag.store(1, Ordering::Release);
+        loop {
+            multiproc_internal::futex::wait(flag, 1, None);
+        }
+    });
+    until("child to hold", || flag.load(Ordering::Acquire) == 1);
+    child.kill().unwrap();
+    assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGKILL));
+    for (i, l) in locks.iter().enumerate() {
+        let expect = if i == 3 {
+            Acquired::Clean
+        } else {
+            Acquired::OwnerDied
+        };
+        assert_eq!(l.lock(None), Ok(expect), "lock {i}");
+        assert!(l.unlock());
+    }
+}
