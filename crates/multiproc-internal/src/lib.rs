@@ -9,6 +9,7 @@
 //!   reported to the next acquirer.
 //! - [`block`]: the shared block primitives live in (sealed memfd, or named `shm_open` object),
 //!   with a checked header.
+//! - [`copy`]: race-tolerant copies in and out of shared memory (no data-race UB).
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
 //! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
 //! - `testing` (feature `test-support`): `fork_child`, re-executing the test binary, and
@@ -20,6 +21,7 @@
 
 pub mod block;
 pub mod clock;
+pub mod copy;
 pub mod errno;
 pub mod fdpass;
 pub mod futex;

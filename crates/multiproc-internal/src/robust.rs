@@ -101,6 +101,8 @@ struct ThreadList {
     /// [`held_in_range`] from any thread.
     held: [AtomicUsize; MAX_HELD],
     len: AtomicUsize,
+    /// This thread's TID (lists are per thread, and reset in a forked child).
+    tid: u32,
     /// glibc's registration, restored when the thread exits.
     saved_head: usize,
     saved_len: usize,
@@ -163,7 +165,7 @@ impl Drop for ListOwner {
         let l = unsafe { &*list };
         // Locks still held (guards leaked with mem::forget): mark them as the kernel would,
         // so that nothing depends on the list once it is freed.
-        let tid = identity::tid() as u32;
+        let tid = l.tid;
         for slot in &l.held[..l.len.load(Ordering::Relaxed)] {
             let addr = slot.load(Ordering::Relaxed);
             // SAFETY: a held lock's block is never unmapped while held (held_in_range), so the
@@ -226,6 +228,7 @@ fn register() -> Option<&'static ThreadList> {
         },
         held: [const { AtomicUsize::new(0) }; MAX_HELD],
         len: AtomicUsize::new(0),
+        tid: identity::tid() as u32,
         saved_head,
         saved_len,
     });
@@ -358,14 +361,14 @@ impl RobustMutex {
     fn acquire(&self, mode: Mode) -> Result<Acquired, LockFail> {
         let list = thread_list().ok_or(LockFail::TooManyHeld)?;
         let n = list.len.load(Ordering::Relaxed);
+        let tid = list.tid;
         if n >= MAX_HELD {
-            return Err(if self.is_held_by_me() {
+            return Err(if self.word.load(Ordering::Relaxed) & TID_MASK == tid {
                 LockFail::WouldDeadlock
             } else {
                 LockFail::TooManyHeld
             });
         }
-        let tid = identity::tid() as u32;
         // Tell the kernel about the lock before taking it: dying between the CAS and the link
         // still marks it.
         list.head
@@ -465,10 +468,6 @@ impl RobustMutex {
         list.len.store(n + 1, Ordering::Release);
     }
 
-    fn is_held_by_me(&self) -> bool {
-        self.word.load(Ordering::Relaxed) & TID_MASK == identity::tid() as u32
-    }
-
     /// Whether some thread (of any process) holds the lock right now.
     pub fn is_locked(&self) -> bool {
         let owner = self.word.load(Ordering::Relaxed) & TID_MASK;
@@ -492,6 +491,13 @@ impl RobustMutex {
     /// This is what dropping an owner-died guard without marking it consistent does.
     pub fn unlock_not_recoverable(&self) -> bool {
         self.release(NOT_RECOVERABLE)
+    }
+
+    /// Releases a lock acquired with [`Acquired::OwnerDied`] without deciding: the next
+    /// acquirer is told the owner died, exactly as this one was. For accessors that report
+    /// the death and leave recovery to whoever takes the lock explicitly.
+    pub fn unlock_still_owner_died(&self) -> bool {
+        self.release(OWNER_DIED)
     }
 
     #[inline]
@@ -531,21 +537,44 @@ impl RobustMutex {
         }
         list.len.store(n - 1, Ordering::Release);
         compiler_fence(Ordering::SeqCst);
-        let tid = identity::tid() as u32;
-        let mut cur = self.word.load(Ordering::Relaxed);
-        let released = loop {
-            if cur & TID_MASK != tid {
-                // Someone scribbled on the word; it is not ours to release.
-                break false;
-            }
+        let tid = list.tid;
+        // Fast path: held by us, nobody waiting, releasing to free.
+        let mut cur =
             match self
                 .word
-                .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange(tid, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => break true,
-                Err(actual) => cur = actual,
-            }
-        };
+                Ok(_) if new == 0 => {
+                    compiler_fence(Ordering::SeqCst);
+                    list.head.list_op_pending.store(0, Ordering::Relaxed);
+                    return true;
+                }
+                Ok(_) => tid,
+                Err(actual) => actual,
+            };
+        let released = cur == tid
+            || loop {
+                if cur & TID_MASK != tid {
+                    // Someone scribbled on the word; it is not ours to release.
+                    break false;
+                }
+                // Handing the lock on still flagged keeps the waiters bit: the next holder must
+                // wake the rest.
+                let target = if new == OWNER_DIED {
+                    OWNER_DIED | (cur & WAITERS)
+                } else {
+                    new
+                };
+                match self.word.compare_exchange_weak(
+                    cur,
+                    target,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break true,
+                    Err(actual) => cur = actual,
+                }
+            };
         if released {
             if new == NOT_RECOVERABLE {
                 futex::wake_all(&self.word);

@@ -1,0 +1,40 @@
+"""W6 in Python: 2 processes x N increments of a multiprocessing.Value under get_lock().
+
+Run: python3 benches/python/w6_value_lock.py [N]   (prints increments per second)
+Workers are pinned one per CPU and start together at a barrier, like the Rust bench.
+"""
+import multiprocessing as mp
+import os
+import sys
+import time
+
+
+def worker(i, value, barrier, n, out):
+    os.sched_setaffinity(0, {i % os.cpu_count()})
+    barrier.wait()
+    start = time.monotonic()
+    for _ in range(n):
+        with value.get_lock():
+            value.value += 1
+    out[2 * i] = start
+    out[2 * i + 1] = time.monotonic()
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    ctx = mp.get_context("fork")
+    value = ctx.Value("Q", 0)
+    barrier = ctx.Barrier(2)
+    out = ctx.RawArray("d", 4)
+    procs = [ctx.Process(target=worker, args=(i, value, barrier, n, out)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert value.value == 2 * n, value.value
+    span = max(out[1], out[3]) - min(out[0], out[2])
+    print(f"w6 python Value.get_lock: {2 * n / span / 1e6:.3f} M increments/s")
+
+
+if __name__ == "__main__":
+    main()

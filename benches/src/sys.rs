@@ -1,0 +1,306 @@
+//! The bench peers' system calls: a shared anonymous region, CPU pinning, a raw futex mutex
+//! and a pthread process-shared mutex (plain and robust), written here as the baselines.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// An anonymous `MAP_SHARED` region, inherited by forked workers.
+#[derive(Debug)]
+pub struct SharedRegion {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the region is plain shared memory accessed through atomics or by the peers below,
+// which synchronise themselves.
+unsafe impl Sync for SharedRegion {}
+// SAFETY: as above; the pointer is a mapping owned by this value.
+unsafe impl Send for SharedRegion {}
+
+impl SharedRegion {
+    /// Maps `len` zeroed bytes.
+    ///
+    /// # Panics
+    ///
+    /// If mmap fails.
+    pub fn new(len: usize) -> SharedRegion {
+        // SAFETY: a fresh anonymous mapping; affects no existing memory.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap");
+        SharedRegion { ptr: p.cast(), len }
+    }
+
+    /// The `AtomicU32` at `offset`.
+    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        assert!(offset + 4 <= self.len && offset.is_multiple_of(4));
+        // SAFETY: in bounds, aligned, alive as long as `self`; any bits are valid.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+
+    /// The `AtomicU64` at `offset`.
+    pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        assert!(offset + 8 <= self.len && offset.is_multiple_of(8));
+        // SAFETY: as above.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+
+    /// A raw pointer to `offset`.
+    pub fn ptr(&self, offset: usize) -> *mut u8 {
+        assert!(offset < self.len);
+        // SAFETY: in bounds.
+        unsafe { self.ptr.add(offset) }
+    }
+}
+
+impl Drop for SharedRegion {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `new`; no references outlive `self`.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Pins the calling thread to one CPU (best effort).
+pub fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes inside it; sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn futex(word: &AtomicU32, op: i32, val: u32) {
+    // SAFETY: a futex op on a live, aligned word; shared (not private) on purpose.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op,
+            val,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// The baseline: Drepper's futex mutex ("Futexes are tricky", mutex 2) with a short spin,
+/// over a counter, in a shared region. No robustness, no owner, no timeout.
+#[derive(Debug)]
+pub struct FutexCounter {
+    region: SharedRegion,
+}
+
+impl FutexCounter {
+    /// A fresh lock and counter.
+    pub fn new() -> Self {
+        FutexCounter {
+            region: SharedRegion::new(4096),
+        }
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        self.region.atomic_u32(0)
+    }
+
+    /// Locks, increments the counter with a plain read-modify-write, unlocks.
+    #[inline]
+    pub fn increment(&self) {
+        let w = self.word();
+        if w.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        // SAFETY: the lock is held; the counter is only touched under it.
+        unsafe { *self.region.ptr(8).cast::<u64>() += 1 };
+        if w.swap(0, Ordering::Release) == 2 {
+            futex(w, libc::FUTEX_WAKE, 1);
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let w = self.word();
+        for _ in 0..100 {
+            std::hint::spin_loop();
+            if w.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+        while w.swap(2, Ordering::Acquire) != 0 {
+            futex(w, libc::FUTEX_WAIT, 2);
+        }
+    }
+
+    /// The counter.
+    pub fn get(&self) -> u64 {
+        self.region.atomic_u64(8).load(Ordering::Acquire)
+    }
+
+    /// Locks and unlocks without touching the counter.
+    #[inline]
+    pub fn lock_unlock(&self) {
+        let w = self.word();
+        if w.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        if w.swap(0, Ordering::Release) == 2 {
+            futex(w, libc::FUTEX_WAKE, 1);
+        }
+    }
+}
+
+impl Default for FutexCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A `pthread_mutex_t` with `PTHREAD_PROCESS_SHARED` (optionally `PTHREAD_MUTEX_ROBUST`) over a
+/// counter, in a shared region.
+#[derive(Debug)]
+pub struct PthreadCounter {
+    region: SharedRegion,
+}
+
+const COUNTER_AT: usize = 128;
+
+impl PthreadCounter {
+    /// A fresh mutex and counter.
+    ///
+    /// # Panics
+    ///
+    /// If the mutex cannot be initialised.
+    pub fn new(robust: bool) -> Self {
+        let region = SharedRegion::new(4096);
+        // SAFETY: attr is initialised before use and destroyed after; the mutex lives in the
+        // shared region, which outlives every use; nothing else uses it yet.
+        unsafe {
+            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+            assert_eq!(libc::pthread_mutexattr_init(&mut attr), 0);
+            assert_eq!(
+                libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
+                0
+            );
+            if robust {
+                assert_eq!(
+                    libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST),
+                    0
+                );
+            }
+            assert_eq!(libc::pthread_mutex_init(region.ptr(0).cast(), &attr), 0);
+            libc::pthread_mutexattr_destroy(&mut attr);
+        }
+        PthreadCounter { region }
+    }
+
+    /// Locks, increments the counter with a plain read-modify-write, unlocks.
+    #[inline]
+    pub fn increment(&self) {
+        let m = self.region.ptr(0).cast::<libc::pthread_mutex_t>();
+        // SAFETY: an initialised process-shared mutex; the counter is only touched under it.
+        unsafe {
+            libc::pthread_mutex_lock(m);
+            *self.region.ptr(COUNTER_AT).cast::<u64>() += 1;
+            libc::pthread_mutex_unlock(m);
+        }
+    }
+
+    /// The counter.
+    pub fn get(&self) -> u64 {
+        self.region.atomic_u64(COUNTER_AT).load(Ordering::Acquire)
+    }
+
+    /// Locks and unlocks without touching the counter.
+    #[inline]
+    pub fn lock_unlock(&self) {
+        let m = self.region.ptr(0).cast::<libc::pthread_mutex_t>();
+        // SAFETY: an initialised process-shared mutex.
+        unsafe {
+            libc::pthread_mutex_lock(m);
+            libc::pthread_mutex_unlock(m);
+        }
+    }
+}
+
+/// raw_sync's process-shared mutex over a counter (the peer to beat).
+pub struct RawSyncCounter {
+    region: SharedRegion,
+    lock: Box<dyn raw_sync::locks::LockImpl>,
+}
+
+// SAFETY: the lock object only holds pointers into the shared region, which is Sync.
+unsafe impl Sync for RawSyncCounter {}
+
+impl std::fmt::Debug for RawSyncCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSyncCounter").finish_non_exhaustive()
+    }
+}
+
+impl RawSyncCounter {
+    /// A fresh raw_sync mutex and counter.
+    ///
+    /// # Panics
+    ///
+    /// If raw_sync fails to create the mutex.
+    pub fn new() -> Self {
+        let region = SharedRegion::new(4096);
+        // SAFETY: both pointers are inside the shared region, which outlives the lock.
+        use raw_sync::locks::LockInit;
+        let (mem, data) = (region.ptr(0), region.ptr(COUNTER_AT));
+        // SAFETY: both pointers are inside the shared region, which outlives the lock.
+        let (lock, _) = unsafe { raw_sync::locks::Mutex::new(mem, data) }.expect("raw_sync mutex");
+        RawSyncCounter { region, lock }
+    }
+
+    /// Locks and unlocks without touching the counter.
+    #[inline]
+    pub fn lock_unlock(&self) {
+        drop(self.lock.lock().expect("raw_sync lock"));
+    }
+
+    /// Locks, increments, unlocks.
+    #[inline]
+    pub fn increment(&self) {
+        let guard = self.lock.lock().expect("raw_sync lock");
+        // SAFETY: raw_sync hands out the data pointer while the lock is held.
+        unsafe { *(*guard).cast::<u64>() += 1 };
+    }
+
+    /// The counter.
+    pub fn get(&self) -> u64 {
+        self.region.atomic_u64(COUNTER_AT).load(Ordering::Acquire)
+    }
+}
+
+impl Default for RawSyncCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Sums a segment's bytes as 8-byte words (wrapping), reading it in place.
+///
+/// Only for segments no process writes any more: the W10 bench calls it after the writing
+/// child has exited.
+pub fn sum_quiescent_segment(seg: &multiproc_shm::SharedMemory) -> u64 {
+    // SAFETY: the caller guarantees no process writes the segment while this runs (the
+    // contract of `SharedMemory::as_slice`).
+    let bytes = unsafe { seg.as_slice() };
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
+        .fold(0u64, u64::wrapping_add)
+}

@@ -1,0 +1,153 @@
+//! Copies in and out of memory that another process may be writing at the same time.
+//!
+//! A plain `memcpy` racing with a writer is a data race, which Rust's memory model makes
+//! undefined behaviour even when any torn result would be acceptable. These copies use relaxed
+//! atomic loads and stores, word by word where the addresses allow: the result may be torn (as
+//! Python's `RawArray` reads are), but never undefined. On x86-64 relaxed atomic loads and
+//! stores are plain moves; the cost over `memcpy` is the lost vectorisation.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+const WORD: usize = std::mem::size_of::<usize>();
+/// Words per unrolled step.
+const UNROLL: usize = 8;
+
+/// Bytes before `addr` reaches word alignment, capped at `n`.
+fn head(addr: usize, n: usize) -> usize {
+    (addr.next_multiple_of(WORD) - addr).min(n)
+}
+
+/// Copies `dst.len()` bytes from shared memory at `src` into `dst`.
+///
+/// # Safety
+///
+/// `src..src + dst.len()` must be inside a live mapping for the whole call. Other processes
+/// may write it concurrently (that is the point); this process must not hold a `&mut` to it.
+pub unsafe fn load(src: *const u8, dst: &mut [u8]) {
+    let n = dst.len();
+    let d = dst.as_mut_ptr();
+    let h = head(src as usize, n);
+    let words_end = h + (n - h) / WORD * WORD;
+    let unrolled_end = h + (n - h) / (WORD * UNROLL) * (WORD * UNROLL);
+    // SAFETY: every offset used below is < n, so inside both `src..src + n` (the caller's
+    // promise) and `dst`. Shared bytes are read only through atomics: single bytes through
+    // AtomicU8 (no alignment needed), words through AtomicUsize at `src + i` with `i >= h`
+    // and `i - h` a multiple of WORD, which is word-aligned. `dst` is private and may be
+    // unaligned, hence the unaligned writes.
+    unsafe {
+        for i in 0..h {
+            *d.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
+        }
+        let mut i = h;
+        while i < unrolled_end {
+            let mut w = [0usize; UNROLL];
+            for (k, slot) in w.iter_mut().enumerate() {
+                *slot = (*src.add(i + k * WORD).cast::<AtomicUsize>()).load(Ordering::Relaxed);
+            }
+            d.add(i).cast::<[usize; UNROLL]>().write_unaligned(w);
+            i += WORD * UNROLL;
+        }
+        while i < words_end {
+            let w = (*src.add(i).cast::<AtomicUsize>()).load(Ordering::Relaxed);
+            d.add(i).cast::<usize>().write_unaligned(w);
+            i += WORD;
+        }
+        for j in words_end..n {
+            *d.add(j) = (*src.add(j).cast::<AtomicU8>()).load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// Copies `src` into shared memory at `dst`.
+///
+/// # Safety
+///
+/// `dst..dst + src.len()` must be inside a live, writable mapping for the whole call. Other
+/// processes may access it concurrently; this process must not hold a `&` or `&mut` to it.
+pub unsafe fn store(dst: *mut u8, src: &[u8]) {
+    let n = src.len();
+    let s = src.as_ptr();
+    let h = head(dst as usize, n);
+    let words_end = h + (n - h) / WORD * WORD;
+    let unrolled_end = h + (n - h) / (WORD * UNROLL) * (WORD * UNROLL);
+    // SAFETY: as in `load` with the roles swapped: offsets < n lie inside `dst..dst + n`
+    // (the caller's promise) and `src`; shared bytes are written only through atomics, words
+    // at word-aligned `dst + i`; `src` is read unaligned.
+    unsafe {
+        for i in 0..h {
+            (*dst.add(i).cast::<AtomicU8>()).store(*s.add(i), Ordering::Relaxed);
+        }
+        let mut i = h;
+        while i < unrolled_end {
+            let w = s.add(i).cast::<[usize; UNROLL]>().read_unaligned();
+            for (k, word) in w.iter().enumerate() {
+                (*dst.add(i + k * WORD).cast::<AtomicUsize>()).store(*word, Ordering::Relaxed);
+            }
+            i += WORD * UNROLL;
+        }
+        while i < words_end {
+            let w = s.add(i).cast::<usize>().read_unaligned();
+            (*dst.add(i).cast::<AtomicUsize>()).store(w, Ordering::Relaxed);
+            i += WORD;
+        }
+        for j in words_end..n {
+            (*dst.add(j).cast::<AtomicU8>()).store(*s.add(j), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Fills `len` bytes of shared memory at `dst` with `byte`.
+///
+/// # Safety
+///
+/// As for [`store`].
+pub unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
+    let h = head(dst as usize, len);
+    let words_end = h + (len - h) / WORD * WORD;
+    let w = usize::from_ne_bytes([byte; WORD]);
+    // SAFETY: every offset is < len, inside the caller's range; bytes are written through
+    // AtomicU8, words through AtomicUsize at word-aligned addresses (`i - h` multiple of WORD).
+    unsafe {
+        for i in 0..h {
+            (*dst.add(i).cast::<AtomicU8>()).store(byte, Ordering::Relaxed);
+        }
+        for i in (h..words_end).step_by(WORD) {
+            (*dst.add(i).cast::<AtomicUsize>()).store(w, Ordering::Relaxed);
+        }
+        for j in words_end..len {
+            (*dst.add(j).cast::<AtomicU8>()).store(byte, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_every_alignment_and_length() {
+        let src: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        for off in 0..9 {
+            for len in [0, 1, 7, 8, 9, 63, 64, 65, 200] {
+                let mut out = vec![0u8; len];
+                // SAFETY: `src[off..off + len]` is in bounds; nothing else writes it.
+                unsafe { load(src.as_ptr().add(off), &mut out) };
+                assert_eq!(&out[..], &src[off..off + len], "load off {off} len {len}");
+                let mut dst = vec![0u8; 300];
+                // SAFETY: `dst[off..off + len]` is in bounds; no references to it are live.
+                unsafe { store(dst.as_mut_ptr().add(off), &src[..len]) };
+                assert_eq!(
+                    &dst[off..off + len],
+                    &src[..len],
+                    "store off {off} len {len}"
+                );
+                assert!(dst[..off].iter().chain(&dst[off + len..]).all(|&b| b == 0));
+                let mut f = vec![0u8; 300];
+                // SAFETY: as above.
+                unsafe { fill(f.as_mut_ptr().add(off), len, 0xab) };
+                assert!(f[off..off + len].iter().all(|&b| b == 0xab));
+                assert!(f[..off].iter().chain(&f[off + len..]).all(|&b| b == 0));
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! A tour of what multiproc does today, with real processes and a timing line for each.
+//!
+//! ```sh
+//! cargo run --release --example tour
+//! ```
+//!
+//! Children are forked with the workspace's test-support helper until the process crate
+//! arrives (it ends each child with `_exit` and reports panics).
+
+use multiproc::prelude::*;
+use multiproc_internal::testing::fork_child;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn rate(n: u64, d: Duration) -> String {
+    format!("{:.1} M/s", n as f64 / d.as_secs_f64() / 1e6)
+}
+
+fn value() -> Result {
+    const EACH: u64 = 200_000;
+    let counter = Value::new(0u64)?;
+    let start = Instant::now();
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..EACH {
+                    counter.with_lock(|n| *n += 1).expect("lock");
+                }
+            })
+        })
+        .collect();
+    for k in kids {
+        k.assert_success();
+    }
+    let took = start.elapsed();
+    println!(
+        "Value<u64>        2 processes x {EACH} locked increments = {} in {took:.2?} ({}, with process start)",
+        counter.get()?,
+        rate(2 * EACH, took)
+    );
+    Ok(())
+}
+
+fn atomic() -> Result {
+    const EACH: u64 = 1_000_000;
+    let hits = Atomic::new(0u64)?;
+    let start = Instant::now();
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..EACH {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for k in kids {
+        k.assert_success();
+    }
+    let took = start.elapsed();
+    println!(
+        "Atomic<u64>       2 processes x {EACH} fetch_add = {} in {took:.2?} ({})",
+        hits.load(Ordering::Acquire),
+        rate(2 * EACH, took)
+    );
+    Ok(())
+}
+
+fn array() -> Result {
+    const LEN: usize = 64 << 20;
+    let data = Array::<u8>::zeroed(LEN)?;
+    let start = Instant::now();
+    fork_child(|| {
+        data.prefault();
+        data.with_lock(|all| all.fill(7)).expect("lock");
+    })
+    .assert_success();
+    let filled = start.elapsed();
+    let start = Instant::now();
+    data.prefault();
+    let sum: u64 = data.with_lock(|all| all.iter().map(|&b| u64::from(b)).sum())?;
+    let read = start.elapsed();
+    println!(
+        "Array<u8>         64 MiB filled by a child in {filled:.2?}, summed by the parent in {read:.2?} ({:.1} GB/s), sum {sum}",
+        LEN as f64 / read.as_secs_f64() / 1e9
+    );
+    Ok(())
+}
+
+fn shared_memory() -> Result {
+    let seg = SharedMemory::create(4096)?;
+    let name = seg.name().to_owned();
+    let start = Instant::now();
+    fork_child(|| {
+        // Opened by name, as an unrelated process would.
+        let other = SharedMemory::open(&name).expect("open by name");
+        other.write(0, b"hello from the child").expect("write");
+    })
+    .assert_success();
+    let mut buf = [0u8; 20];
+    seg.read(0, &mut buf)?;
+    println!(
+        "SharedMemory      {:?} read back from {name} in {:.2?}",
+        String::from_utf8_lossy(&buf),
+        start.elapsed()
+    );
+    Ok(())
+}
+
+fn owner_died() -> Result {
+    let v = Value::new(0u32)?;
+    let ready = Atomic::new(false)?;
+    let holder = fork_child(|| {
+        let _guard = v.lock().expect("lock");
+        ready.store(true, Ordering::Release);
+        loop {
+            std::thread::park();
+        }
+    });
+    while !ready.load(Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+    holder.kill()?;
+    let killed = Instant::now();
+    match v.lock() {
+        Err(LockError::OwnerDied(mut guard)) => {
+            let took = killed.elapsed();
+            guard.make_consistent();
+            println!(
+                "robust lock       holder SIGKILLed; next lock() got OwnerDied after {took:.2?}"
+            );
+        }
+        Ok(_) => println!("robust lock       unexpected: lock was clean"),
+        Err(e) => println!("robust lock       unexpected: {e}"),
+    }
+    holder.wait();
+    Ok(())
+}
+
+fn main() -> Result {
+    println!("multiproc tour: real processes, timings on this machine\n");
+    value()?;
+    atomic()?;
+    array()?;
+    shared_memory()?;
+    owner_died()?;
+    println!(
+        "stale segments removed by cleanup: {:?}",
+        multiproc::shm::cleanup()?
+    );
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Python's `multiprocessing`, done right, for Rust.
+//!
+//! `multiproc` brings the model of Python's `multiprocessing` to Rust as a family of small
+//! crates, re-exported here one feature each: as easy as Python's module, an order of
+//! magnitude faster, and without hangs, leaks or undefined behaviour when a peer dies.
+//!
+//! ```
+//! use multiproc::Value;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let counter = Value::new(0u64)?;
+//! // Processes forked from here share `counter`; each increments it under its robust lock.
+//! counter.with_lock(|n| *n += 1)?;
+//! assert_eq!(counter.get()?, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Python → Rust
+//!
+//! | Python | multiproc | notes |
+//! |---|---|---|
+//! | `Value('Q', 0)` | [`Value::new(0u64)`](Value::new) | robust lock: a dead holder is reported, never a hang |
+//! | `v.value` / `v.value = x` | [`v.get()?`](Value::get) / [`v.set(x)?`](Value::set) | each takes the lock once |
+//! | `with v.get_lock(): v.value += 1` | [`v.with_lock(\|x\| *x += 1)?`](Value::with_lock), or a guard from [`v.lock()`](Value::lock) | locking twice in one thread is an error, not a deadlock |
+//! | `RawValue('d', 1.5)` | [`RawValue::new(1.5f64)`](RawValue::new) | no lock; copies may tear, never UB |
+//! | `Array('i', 10)` | [`Array::<i32>::zeroed(10)`](Array::zeroed) | `bool` and `#[derive(Pod)]` structs work too |
+//! | `Array('i', [1, 2])` | [`Array::from_slice(&[1, 2])`](Array::from_slice) | |
+//! | `a[i]`, `a[i] = x` | [`a.get(i)?`](Array::get), [`a.set(i, x)?`](Array::set) | out of range is an error |
+//! | `a[s:e]`, `a[s:e] = xs` | [`a.read(s, &mut buf)?`](Array::read), [`a.write(s, &xs)?`](Array::write) | |
+//! | `with a.get_lock(): …` | [`a.with_lock(\|all\| …)?`](Array::with_lock), [`a.lock()`](Array::lock) | the guard is a `&mut [T]` |
+//! | `RawArray('d', 4)` | [`RawArray::<f64>::zeroed(4)`](RawArray::zeroed) | |
+//! | — | [`Atomic::new(0u64)`](Atomic::new) | lock-free `fetch_add`, `compare_exchange` across processes |
+//! | `SharedMemory(create=True, size=n)` | [`SharedMemory::create(n)`](SharedMemory::create) | `create_named(name, n)` for a chosen name |
+//! | `SharedMemory(name)` | [`SharedMemory::open(name)`](SharedMemory::open) | |
+//! | `shm.buf[a:b]` | [`shm.read(a, &mut buf)`](SharedMemory::read), [`shm.write(a, data)`](SharedMemory::write) | atomics at aligned offsets; `unsafe` slices |
+//! | `shm.close()`, `shm.unlink()` | [`close()`](SharedMemory::close), [`unlink()`](SharedMemory::unlink) | the creator also unlinks on drop unless [`keep()`](SharedMemory::keep) |
+//! | resource tracker | [`shm::cleanup()`](shm::cleanup), [`shm::cleanup_with_prefix(p)`](shm::cleanup_with_prefix) | removes segments whose creator died |
+//!
+//! The full mapping, including what is still to come, is in the repository's
+//! `docs/python-mapping.md`.
+//!
+//! # Crates
+//!
+//! * [`shm`] (feature `shm`, default): `Value`, `Array`, `RawValue`, `RawArray`, `Atomic`,
+//!   `SharedMemory`.
+//!
+//! Linux only.
+
+#![forbid(unsafe_code)]
+
+/// Shared memory: `Value`, `Array`, `Atomic`, `SharedMemory` (crate `multiproc-shm`).
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use multiproc_shm as shm;
+
+#[cfg(feature = "shm")]
+#[doc(inline)]
+pub use multiproc_shm::{Array, Atomic, RawArray, RawValue, SharedMemory, Value};
+
+/// The common types in one import: `use multiproc::prelude::*;`.
+pub mod prelude {
+    #[cfg(feature = "shm")]
+    #[doc(no_inline)]
+    pub use multiproc_shm::{
+        AccessError, Array, Atomic, LockError, RawArray, RawValue, SharedMemory, TryLockError,
+        Value,
+    };
+}

@@ -1,0 +1,55 @@
+//! Every re-export of the umbrella is callable, and shares across a real process.
+
+use multiproc::prelude::*;
+use multiproc_internal::testing::fork_child;
+use std::sync::atomic::Ordering;
+
+#[test]
+fn every_reexport_works_across_a_fork() {
+    let value = multiproc::Value::new(1u32).unwrap();
+    let raw_value = multiproc::RawValue::new(2u32).unwrap();
+    let array = multiproc::Array::<u8>::zeroed(3).unwrap();
+    let raw_array = multiproc::RawArray::<u8>::zeroed(3).unwrap();
+    let atomic = multiproc::Atomic::new(0u64).unwrap();
+    let seg = multiproc::SharedMemory::create(16).unwrap();
+    fork_child(|| {
+        value.set(10).unwrap();
+        raw_value.set(20);
+        array.set(1, 30).unwrap();
+        raw_array.set(2, 40).unwrap();
+        atomic.fetch_add(50, Ordering::AcqRel);
+        multiproc::SharedMemory::open(seg.name())
+            .unwrap()
+            .write(0, &[60])
+            .unwrap();
+    })
+    .assert_success();
+    assert_eq!(value.get().unwrap(), 10);
+    assert_eq!(raw_value.get(), 20);
+    assert_eq!(array.to_vec().unwrap(), vec![0, 30, 0]);
+    assert_eq!(raw_array.to_vec(), vec![0, 0, 40]);
+    assert_eq!(atomic.load(Ordering::Acquire), 50);
+    let mut b = [0u8];
+    seg.read(0, &mut b).unwrap();
+    assert_eq!(b, [60]);
+    // The module path and the prelude name the same items.
+    // Only this test's names: other test binaries may run at the same time, and plain
+    // `cleanup()` (exercised by its doc test and the tour) would sweep theirs too.
+    let sweep: fn() -> std::io::Result<Vec<String>> = multiproc::shm::cleanup;
+    let _ = sweep;
+    assert!(multiproc::shm::cleanup_with_prefix(seg.name())
+        .unwrap()
+        .is_empty());
+    let v: Value<u8> = multiproc::shm::Value::new(1).unwrap();
+    assert!(v.try_lock().is_ok());
+    let _ = (
+        std::any::type_name::<AccessError>(),
+        std::any::type_name::<LockError<()>>(),
+        std::any::type_name::<TryLockError<()>>(),
+        std::any::type_name::<Array<u8>>(),
+        std::any::type_name::<Atomic<u8>>(),
+        std::any::type_name::<RawArray<u8>>(),
+        std::any::type_name::<RawValue<u8>>(),
+        std::any::type_name::<SharedMemory>(),
+    );
+}
