@@ -325,6 +325,24 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
     child.wait().expect("wait on our own child")
 }
 
+/// Polls `cond` until it holds, yielding in between; panics after 10 s naming `what`. For
+/// ordering by observation (a child reached a point, a bit got set), never by sleeping.
+///
+/// # Panics
+///
+/// When `cond` is still false after 10 s.
+#[track_caller]
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// A name unique to one test run: `multiproc-test-<tag>-<random>`. Tests use it for every
 /// named object, and to find what they leaked.
 pub fn test_name(tag: &str) -> String {

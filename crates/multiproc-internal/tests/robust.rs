@@ -3,7 +3,7 @@
 use multiproc_internal::block::{Layout, SharedBlock};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::robust::{Acquired, LockFail, RobustMutex};
-use multiproc_internal::testing::{fork_child, ChildExit};
+use multiproc_internal::testing::{fork_child, wait_until as until, ChildExit};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,18 +30,6 @@ fn parts(b: &SharedBlock) -> (&RobustMutex, &AtomicU64, &AtomicU32) {
         b.atomic_u64(COUNTER).unwrap(),
         b.atomic_u32(FLAG).unwrap(),
     )
-}
-
-/// Polls `cond` until true; panics after 10 s. Ordering by observation, never by sleeping.
-fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::yield_now();
-    }
 }
 
 /// A child that takes the lock, raises the flag, and then waits forever (until killed).

@@ -1,8 +1,7 @@
 //! `Array` and `RawArray` across real processes.
 
-use multiproc_internal::testing::{fork_child, ChildExit};
+use multiproc_internal::testing::{fork_child, wait_until, ChildExit};
 use multiproc_shm::{AccessError, Array, LockError, OutOfBounds, RawArray, RawValue};
-use std::time::{Duration, Instant};
 
 #[test]
 fn slices_in_and_out_across_processes() {
@@ -87,11 +86,7 @@ fn bool_arrays_and_killed_holder() {
             std::thread::park();
         }
     });
-    let start = Instant::now();
-    while ready.get() != 1 {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::yield_now();
-    }
+    wait_until("the holder to lock", || ready.get() == 1);
     holder.kill().unwrap();
     assert_eq!(holder.wait(), ChildExit::Signaled(libc::SIGKILL));
     assert_eq!(a.get(3), Err(AccessError::OwnerDied));

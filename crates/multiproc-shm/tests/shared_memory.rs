@@ -1,12 +1,12 @@
 //! `SharedMemory` segments and `cleanup`, across real processes.
 
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, ChildExit,
+    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, wait_until, ChildExit,
 };
 use multiproc_shm::{cleanup_with_prefix, SegmentError, SharedMemory};
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BY_NAME: &str = "opened_by_name_from_another_process";
 
@@ -78,11 +78,7 @@ fn killed_creators_segment_is_removed_by_cleanup() {
             std::thread::park();
         }
     });
-    let start = Instant::now();
-    while ready.get() != 1 {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::yield_now();
-    }
+    wait_until("the holder to lock", || ready.get() == 1);
     // While the creator lives, cleanup leaves it alone. (Tests sweep only their own names:
     // other test binaries may run at the same time.)
     assert!(cleanup_with_prefix(&name).unwrap().is_empty());

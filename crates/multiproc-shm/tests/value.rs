@@ -2,21 +2,29 @@
 
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{
-    fork_child, inherited_socket, reexec_role, reexec_with_socket, wait_child, ChildExit,
+    fork_child, inherited_socket, reexec_role, reexec_with_socket, wait_child, wait_until as until,
+    ChildExit, ForkChild,
 };
 use multiproc_shm::{AccessError, LockError, RawValue, TryLockError, Value};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::yield_now();
-    }
+/// A child that takes `v`'s lock, runs `touch` on the value, says so, and waits to be killed.
+fn holder<T>(v: &Value<T>, touch: impl FnOnce(&mut T)) -> ForkChild
+where
+    T: bytemuck::NoUninit + bytemuck::CheckedBitPattern,
+{
+    let ready = RawValue::new(0u32).unwrap();
+    let child = fork_child(|| {
+        let mut g = v.lock().unwrap();
+        touch(&mut g);
+        ready.set(1);
+        loop {
+            std::thread::park();
+        }
+    });
+    until("the holder to lock", || ready.get() == 1);
+    child
 }
 
 #[test]
@@ -85,16 +93,7 @@ fn bool_values_work_and_garbage_is_refused() {
 #[test]
 fn killed_holder_reports_owner_died_and_recovery_is_the_callers() {
     let v = Value::new(10u64).unwrap();
-    let ready = RawValue::new(0u32).unwrap();
-    let holder = fork_child(|| {
-        let mut g = v.lock().unwrap();
-        *g = 11; // half-way through an update
-        ready.set(1);
-        loop {
-            std::thread::park();
-        }
-    });
-    until("holder to lock", || ready.get() == 1);
+    let holder = holder(&v, |x| *x = 11); // half-way through an update
     assert!(v.is_locked());
     assert!(matches!(v.try_lock(), Err(TryLockError::WouldBlock)));
     holder.kill().unwrap();
@@ -123,15 +122,7 @@ fn killed_holder_reports_owner_died_and_recovery_is_the_callers() {
 #[test]
 fn unrepaired_owner_death_makes_the_lock_not_recoverable() {
     let v = Value::new(0u8).unwrap();
-    let ready = RawValue::new(0u32).unwrap();
-    let holder = fork_child(|| {
-        let _g = v.lock().unwrap();
-        ready.set(1);
-        loop {
-            std::thread::park();
-        }
-    });
-    until("holder to lock", || ready.get() == 1);
+    let holder = holder(&v, |_| {});
     holder.kill().unwrap();
     assert_eq!(holder.wait(), ChildExit::Signaled(libc::SIGKILL));
     // Taking the guard and dropping it without make_consistent: unusable for everyone.
@@ -150,15 +141,7 @@ fn unrepaired_owner_death_makes_the_lock_not_recoverable() {
 #[test]
 fn lock_timeout_holds() {
     let v = Value::new(0u16).unwrap();
-    let ready = RawValue::new(0u32).unwrap();
-    let holder = fork_child(|| {
-        let _g = v.lock().unwrap();
-        ready.set(1);
-        loop {
-            std::thread::park();
-        }
-    });
-    until("holder to lock", || ready.get() == 1);
+    let holder = holder(&v, |_| {});
     let start = Instant::now();
     assert!(matches!(
         v.lock_timeout(Duration::from_millis(200)),
