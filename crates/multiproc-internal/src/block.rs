@@ -40,7 +40,9 @@ pub struct Header {
     elem_align: AtomicU32,
     _reserved0: AtomicU32,
     len: AtomicU64,
-    _reserved: [AtomicU64; 2],
+    /// Inode of the creator's pid namespace: its pid means nothing in another one.
+    creator_pidns: AtomicU64,
+    _reserved: AtomicU64,
 }
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_LEN);
 
@@ -68,6 +70,8 @@ pub struct Creator {
     pub start_time: u64,
     /// Flags ([`FLAG_PERSIST`]).
     pub flags: u32,
+    /// Inode of the creator's pid namespace (0: unknown).
+    pub pidns: u64,
 }
 
 impl Header {
@@ -81,6 +85,8 @@ impl Header {
         self.elem_size.store(layout.elem_size, Ordering::Relaxed);
         self.elem_align.store(layout.elem_align, Ordering::Relaxed);
         self.len.store(layout.len, Ordering::Relaxed);
+        self.creator_pidns
+            .store(own_pid_namespace().unwrap_or(0), Ordering::Relaxed);
         // Magic last: an opener that sees it sees the rest.
         self.magic.store(layout.magic, Ordering::Release);
     }
@@ -118,6 +124,7 @@ impl Header {
             pid: self.creator_pid.load(Ordering::Relaxed),
             start_time: self.creator_start.load(Ordering::Relaxed),
             flags: self.flags.load(Ordering::Relaxed),
+            pidns: self.creator_pidns.load(Ordering::Relaxed),
         }
     }
 
@@ -133,17 +140,33 @@ impl Header {
 
 /// Reads a process's start time (field 22 of `/proc/<pid>/stat`).
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Bytes, not a String: the command name may be any bytes, not UTF-8.
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
     // After ')': field 3 (state) is the first; starttime is field 22, i.e. index 19 here.
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Whether the process that created an object is still there. A zombie still counts as
-/// alive (its parent has not reaped it yet), as does a process we may not signal. A pid that
-/// now belongs to a process started at another time is dead (recycled).
+/// The inode of this process's pid namespace, if `/proc` tells.
+pub fn own_pid_namespace() -> Option<u64> {
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+/// Whether the process that created an object may still be there. A zombie still counts as
+/// alive (its parent has not reaped it yet). A pid that now belongs to a process started at
+/// another time is dead (recycled). When this process cannot judge — `/proc` is missing, or the
+/// creator lived in another pid namespace, where its pid means something else — the creator
+/// counts as alive: cleaning up must never remove a live object.
 pub fn creator_alive(c: &Creator) -> bool {
+    if process_start_time(identity::pid()).is_none() {
+        return true; // no usable /proc
+    }
+    let ours = own_pid_namespace().unwrap_or(0);
+    if c.pidns == 0 || ours == 0 || c.pidns != ours {
+        return true;
+    }
     match process_start_time(c.pid) {
         Some(t) => c.start_time == 0 || t == c.start_time,
         None => false,
@@ -217,6 +240,8 @@ pub struct SharedBlock {
     file: File,
     backing: Backing,
     creator_pid: i32,
+    /// Made by `create_*` here, not opened or received.
+    created: bool,
     unlink_on_drop: bool,
     /// The pid whose page tables map the whole block (set by creation and by a whole-block
     /// populate), so that populating again costs nothing. A forked child has another pid.
@@ -292,6 +317,16 @@ fn commit(file: &File, ptr: NonNull<u8>, size: usize) -> io::Result<()> {
     }
 }
 
+/// The system's page size.
+pub fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(p).ok().filter(|&p| p > 0).unwrap_or(4096)
+    })
+}
+
 /// Blocks at least this large ask for transparent huge pages.
 const HUGE_MIN: usize = 4 << 20;
 
@@ -356,7 +391,8 @@ impl SharedBlock {
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
         // SAFETY: fcntl on an fd we own.
         cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
-        let block = Self::mapped(file, size, Backing::Memfd, false)?;
+        let mut block = Self::mapped(file, size, Backing::Memfd, false)?;
+        block.created = true;
         commit(&block.file, block.ptr, size)?;
         block.populated_by.store(identity::pid(), Ordering::Relaxed);
         block.header().init(layout);
@@ -446,7 +482,8 @@ impl SharedBlock {
             };
             let set_up = (|| {
                 file.set_len(size as u64)?;
-                let block = Self::mapped(file, size, backing, true)?;
+                let mut block = Self::mapped(file, size, backing, true)?;
+                block.created = true;
                 commit(&block.file, block.ptr, size)?;
                 block.populated_by.store(identity::pid(), Ordering::Relaxed);
                 Ok(block)
@@ -521,9 +558,16 @@ impl SharedBlock {
         version: u32,
         (elem_size, elem_align): (u32, u32),
     ) -> io::Result<(Self, u64)> {
-        if size < HEADER_LEN as u64 || size > isize::MAX as u64 {
+        if size < HEADER_LEN as u64 {
             return Err(invalid_data(format!(
                 "object of {size} bytes cannot hold a multiproc header"
+            )));
+        }
+        // Whatever a peer claims, nothing larger than this machine can back is mapped (and so
+        // no length derived from it can drive an allocation past it).
+        if size > isize::MAX as u64 || size > system_capacity() {
+            return Err(invalid_data(format!(
+                "object of {size} bytes is larger than this machine's memory and swap"
             )));
         }
         let block = Self::mapped(file, size as usize, backing, false)?;
@@ -549,6 +593,7 @@ impl SharedBlock {
             file,
             backing,
             creator_pid: identity::pid(),
+            created: false,
             unlink_on_drop: creator,
             populated_by: AtomicI32::new(0),
         })
@@ -627,6 +672,7 @@ impl SharedBlock {
 
     /// Sets `len` bytes at `offset` to `byte` (relaxed atomics). Returns `false`, writing
     /// nothing, when the range does not fit.
+    #[inline]
     pub fn fill(&self, offset: usize, len: usize, byte: u8) -> bool {
         match self.ptr_at(offset, len, 1) {
             Ok(p) => {
@@ -716,7 +762,7 @@ impl SharedBlock {
 
     /// Applies `advice` to the pages covering `[offset, offset + len)`; whether it worked.
     fn advise(&self, offset: usize, len: usize, advice: libc::c_int) -> bool {
-        let page = 4096;
+        let page = page_size();
         let start = offset / page * page;
         let Some(end) = offset.checked_add(len).map(|e| e.min(self.size)) else {
             return false;
@@ -741,13 +787,10 @@ impl SharedBlock {
         }
     }
 
-    /// Whether this process created the block (a forked child of the creator did not).
+    /// Whether this process created the block (an opener, a receiver of its fd, or a forked
+    /// child of the creator did not).
     pub fn is_creator(&self) -> bool {
-        self.unlink_on_drop_allowed()
-    }
-
-    fn unlink_on_drop_allowed(&self) -> bool {
-        self.creator_pid == identity::pid()
+        self.created && self.creator_pid == identity::pid()
     }
 
     /// Chooses whether dropping the creator's handle unlinks the name (the default for the
@@ -877,6 +920,7 @@ pub fn sweep_stale(magics: &[u64], prefix: &str) -> io::Result<Vec<String>> {
                 std::mem::offset_of!(Header, creator_start),
             )),
             flags: u32::from_ne_bytes(field(&buf, std::mem::offset_of!(Header, flags))),
+            pidns: u64::from_ne_bytes(field(&buf, std::mem::offset_of!(Header, creator_pidns))),
         };
         if creator.flags & FLAG_PERSIST != 0 || creator.pid <= 0 || creator_alive(&creator) {
             continue;
@@ -890,7 +934,7 @@ pub fn sweep_stale(magics: &[u64], prefix: &str) -> io::Result<Vec<String>> {
 
 impl Drop for SharedBlock {
     fn drop(&mut self) {
-        if self.unlink_on_drop && self.unlink_on_drop_allowed() {
+        if self.unlink_on_drop && self.is_creator() {
             let _ = self.unlink();
         }
         if robust::held_in_range(self.ptr.as_ptr() as usize, self.size) {

@@ -23,6 +23,7 @@ fn head(addr: usize, n: usize) -> usize {
 ///
 /// `src..src + dst.len()` must be inside a live mapping for the whole call. Other processes
 /// may write it concurrently (that is the point); this process must not hold a `&mut` to it.
+#[inline]
 pub unsafe fn load(src: *const u8, dst: &mut [u8]) {
     let n = dst.len();
     let d = dst.as_mut_ptr();
@@ -64,6 +65,7 @@ pub unsafe fn load(src: *const u8, dst: &mut [u8]) {
 ///
 /// `dst..dst + src.len()` must be inside a live, writable mapping for the whole call. Other
 /// processes may access it concurrently; this process must not hold a `&` or `&mut` to it.
+#[inline]
 pub unsafe fn store(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let s = src.as_ptr();
@@ -101,6 +103,7 @@ pub unsafe fn store(dst: *mut u8, src: &[u8]) {
 /// # Safety
 ///
 /// As for [`store`].
+#[inline]
 pub unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
     let h = head(dst as usize, len);
     let words_end = h + (len - h) / WORD * WORD;

@@ -39,11 +39,16 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> Wait
             libc::FUTEX_BITSET_MATCH_ANY,
         )
     };
-    if rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
+    if rc == 0 {
+        // A real wake-up, even if the deadline has passed meanwhile: the caller may hold a
+        // wake-up meant to be passed on, and must know it.
+        return Wait::Woken;
+    }
+    if std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT) {
         return Wait::TimedOut;
     }
-    // 0, EAGAIN (value changed), EINTR: all mean "look again". EFAULT/EINVAL cannot happen
-    // with a live, aligned &AtomicU32.
+    // EAGAIN (value changed), EINTR: "look again". EFAULT/EINVAL cannot happen with a live,
+    // aligned &AtomicU32.
     if deadline.is_some_and(Deadline::has_passed) {
         return Wait::TimedOut;
     }

@@ -9,8 +9,8 @@
 //! ([`RobustMutex::unlock_not_recoverable`]), after which every acquirer gets
 //! [`LockFail::NotRecoverable`] at once.
 //!
-//! Uncontended lock and unlock are one compare-exchange and one swap on the word plus a few
-//! plain stores to thread-local memory: no syscall.
+//! Uncontended lock and unlock are one compare-exchange each on the word plus a few plain
+//! stores to thread-local memory: no syscall.
 //!
 //! # Why not glibc's robust `pthread_mutex_t`, and what this costs
 //!
@@ -24,8 +24,11 @@
 //!
 //! The `next` links of the kernel list live beside each word, in shared memory, because the
 //! kernel requires it. This process never reads them back: it keeps its own copy of the held
-//! locks (the shadow) and rewrites links from that. A peer that scribbles on a lock can break
-//! that lock's liveness (as it could by writing the word), never this process's memory.
+//! locks (the shadow) and rewrites links from that. A peer that scribbles on a link cannot make
+//! this process read or write anywhere. What it can do: when this thread dies (or execs), the
+//! kernel follows the scribbled link and may set `FUTEX_OWNER_DIED` in a word that holds this
+//! thread's id, in any mapping — shared data corruption of the kind the peer could cause
+//! directly, and lost owner-death marking of the locks after it.
 
 use crate::clock::Deadline;
 use crate::futex;
@@ -103,9 +106,11 @@ struct ThreadList {
     len: AtomicUsize,
     /// This thread's TID (lists are per thread, and reset in a forked child).
     tid: u32,
+    /// The process the list was registered in: a forked child that skipped the fork handler
+    /// (a raw `clone`) notices the change and registers afresh.
+    pid: i32,
     /// glibc's registration, restored when the thread exits.
     saved_head: usize,
-    saved_len: usize,
 }
 
 impl ThreadList {
@@ -189,25 +194,36 @@ impl Drop for ListOwner {
             }
         }
         l.len.store(0, Ordering::Release);
-        sys_set_robust_list(l.saved_head, l.saved_len);
         with_registry(|r| r.retain(|&p| p != list as usize));
-        // SAFETY: unregistered from the kernel and from the registry; no other owner.
-        drop(unsafe { Box::from_raw(list as *mut ThreadList) });
+        // Hand the kernel back glibc's list (or none). If that fails, the kernel still points
+        // at ours: keep it allocated rather than let the kernel walk freed memory at exit.
+        if sys_set_robust_list(l.saved_head) {
+            // SAFETY: unregistered from the kernel and from the registry; no other owner.
+            drop(unsafe { Box::from_raw(list as *mut ThreadList) });
+        }
     }
 }
 
-fn sys_set_robust_list(head: usize, len: usize) -> bool {
+/// Registers `head` (null: none) as this thread's robust list. The kernel insists on the
+/// exact size of the head, whatever glibc reported.
+fn sys_set_robust_list(head: usize) -> bool {
     // SAFETY: `head` is null or points at a robust_list_head that outlives the registration
     // (ours: freed only after being replaced; glibc's: lives as long as its thread).
-    unsafe { libc::syscall(libc::SYS_set_robust_list, head, len) == 0 }
+    unsafe {
+        libc::syscall(
+            libc::SYS_set_robust_list,
+            head,
+            std::mem::size_of::<RobustListHead>(),
+        ) == 0
+    }
 }
 
 #[cold]
 fn register() -> Option<&'static ThreadList> {
     identity::ensure_fork_handler();
     let mut saved_head: usize = 0;
-    let mut saved_len: usize = 0;
-    // SAFETY: both out-pointers are valid; pid 0 means the calling thread.
+    let mut saved_len: usize = 0; // reported by the kernel; always the head's size
+                                  // SAFETY: both out-pointers are valid; pid 0 means the calling thread.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_get_robust_list,
@@ -218,8 +234,8 @@ fn register() -> Option<&'static ThreadList> {
     };
     if rc != 0 {
         saved_head = 0;
-        saved_len = 0;
     }
+    let _ = saved_len;
     let list = Box::new(ThreadList {
         head: RobustListHead {
             list_next: AtomicUsize::new(0),
@@ -229,8 +245,8 @@ fn register() -> Option<&'static ThreadList> {
         held: [const { AtomicUsize::new(0) }; MAX_HELD],
         len: AtomicUsize::new(0),
         tid: identity::tid() as u32,
+        pid: identity::pid(),
         saved_head,
-        saved_len,
     });
     // An empty circular list points at itself.
     list.head
@@ -239,19 +255,17 @@ fn register() -> Option<&'static ThreadList> {
     let ptr = Box::into_raw(list);
     // SAFETY: just allocated; lives until ListOwner::drop.
     let l: &'static ThreadList = unsafe { &*ptr };
-    if !sys_set_robust_list(
-        &l.head as *const RobustListHead as usize,
-        std::mem::size_of::<RobustListHead>(),
-    ) {
+    if !sys_set_robust_list(&l.head as *const RobustListHead as usize) {
         // SAFETY: never registered anywhere.
         drop(unsafe { Box::from_raw(ptr) });
         return None;
     }
     if OWNER.try_with(|o| o.0.set(ptr)).is_err() {
-        // Thread is exiting: undo.
-        sys_set_robust_list(saved_head, saved_len);
-        // SAFETY: unregistered again; never shared.
-        drop(unsafe { Box::from_raw(ptr) });
+        // Thread is exiting: undo (and keep the list allocated if the kernel still has it).
+        if sys_set_robust_list(saved_head) {
+            // SAFETY: unregistered again; never shared.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
         return None;
     }
     with_registry(|r| r.push(ptr as usize));
@@ -268,8 +282,15 @@ fn thread_list() -> Option<&'static ThreadList> {
     if p == DEAD {
         return None;
     }
-    // SAFETY: non-null, non-DEAD pointers in LIST are live lists of this thread.
-    Some(unsafe { &*p })
+    // SAFETY: non-null, non-DEAD pointers in LIST are live lists of this thread (or, in a
+    // forked child, of the thread that forked, whose copy stays allocated: it is leaked).
+    let l = unsafe { &*p };
+    if l.pid != identity::pid() {
+        // Forked without our fork handler having run: the kernel gave this process no list.
+        after_fork_in_child();
+        return register();
+    }
+    Some(l)
 }
 
 /// Called by the fork handler in the child: the kernel gave the child no robust list, the
@@ -280,8 +301,10 @@ pub(crate) fn after_fork_in_child() {
     let _ = OWNER.try_with(|o| o.0.set(std::ptr::null()));
     REGISTRY.locked.store(false, Ordering::Relaxed);
     // SAFETY: the child has one thread, and the lock flag was just reset: exclusive access.
-    // `set_len(0)` frees nothing, so no allocator call happens here.
-    unsafe { (*REGISTRY.lists.get()).set_len(0) };
+    // The old vector is leaked, not dropped: another thread may have been reallocating it at
+    // the fork, so its buffer pointer cannot be trusted; writing an empty one calls no
+    // allocator.
+    unsafe { std::ptr::write(REGISTRY.lists.get(), Vec::new()) };
 }
 
 /// Whether any thread of this process holds a robust lock located in `[start, start + len)`.
@@ -429,7 +452,14 @@ impl RobustMutex {
                 continue;
             }
             if deadline.is_some_and(Deadline::has_passed) {
-                return Err(LockFail::TimedOut);
+                match self.give_up(tid) {
+                    Some(fail) => return Err(fail),
+                    None => {
+                        // Free after all: take it, whatever the clock says.
+                        cur = self.word.load(Ordering::Relaxed);
+                        continue;
+                    }
+                }
             }
             if cur & WAITERS == 0 {
                 if let Err(actual) = self.word.compare_exchange(
@@ -443,15 +473,39 @@ impl RobustMutex {
                 }
                 cur |= WAITERS;
             }
-            if futex::wait(&self.word, cur, deadline) == futex::Wait::TimedOut {
-                // One last look: the lock may have been freed right at the deadline.
-                cur = self.word.load(Ordering::Relaxed);
-                if cur & TID_MASK != 0 {
-                    return Err(LockFail::TimedOut);
-                }
-            }
+            futex::wait(&self.word, cur, deadline);
             slept = true;
             cur = self.word.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Leaves a timed-out wait without stranding anyone: this thread may have been woken to
+    /// take the lock (and so consumed the wake-up meant for the next sleeper) just as its
+    /// deadline passed. Makes sure the current holder's unlock will wake a sleeper, by setting
+    /// `FUTEX_WAITERS`. Returns `None` if the lock is free, so the caller takes it instead.
+    #[cold]
+    fn give_up(&self, tid: u32) -> Option<LockFail> {
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            let owner = cur & TID_MASK;
+            if owner == 0 {
+                return None;
+            }
+            if owner == NOT_RECOVERABLE {
+                return Some(LockFail::NotRecoverable);
+            }
+            if owner == tid || cur & WAITERS != 0 {
+                return Some(LockFail::TimedOut);
+            }
+            match self.word.compare_exchange(
+                cur,
+                cur | WAITERS,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(LockFail::TimedOut),
+                Err(actual) => cur = actual,
+            }
         }
     }
 
@@ -532,10 +586,18 @@ impl RobustMutex {
             let pred = unsafe { &*(pred as *const RobustMutex) };
             pred.next.store(successor, Ordering::Relaxed);
         }
-        for j in i..n - 1 {
-            list.held[j].store(list.held[j + 1].load(Ordering::Relaxed), Ordering::Relaxed);
+        if i + 1 == n {
+            list.len.store(n - 1, Ordering::Release);
+        } else {
+            // Out-of-order release (rare): shift under the registry lock, so that
+            // `held_in_range` in another thread never sees an entry missing mid-shift.
+            with_registry(|_| {
+                for j in i..n - 1 {
+                    list.held[j].store(list.held[j + 1].load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                list.len.store(n - 1, Ordering::Release);
+            });
         }
-        list.len.store(n - 1, Ordering::Release);
         compiler_fence(Ordering::SeqCst);
         let tid = list.tid;
         // Fast path: held by us, nobody waiting, releasing to free.

@@ -1,6 +1,6 @@
 //! The shared block: headers, fd transfer, named objects, creator-only side effects.
 
-use multiproc_internal::block::{validate_name, Layout, SharedBlock, HEADER_LEN};
+use multiproc_internal::block::{sweep_stale, validate_name, Layout, SharedBlock, HEADER_LEN};
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{fds_matching, fork_child, shm_names, test_name};
 use std::io::ErrorKind;
@@ -173,4 +173,56 @@ fn drop_releases_fd_and_mapping() {
         drop(b);
     }
     assert!(fds_matching(&tag).is_empty());
+}
+
+fn mapped(tag: &str) -> bool {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .contains(tag)
+}
+
+#[test]
+fn a_block_holding_a_locked_lock_is_never_unmapped() {
+    let small = layout(8);
+    let held = test_name("held-unmap");
+    let b = SharedBlock::create_anonymous(&held["multiproc-".len()..], &small, 128).unwrap();
+    let lock = b.init_robust_mutex(64).unwrap();
+    assert!(lock.lock(None).is_ok()); // and never unlocked: a leaked guard
+    drop(b);
+    assert!(mapped(&held), "a mapping with a held lock was unmapped");
+    let released = test_name("released-unmap");
+    let b = SharedBlock::create_anonymous(&released["multiproc-".len()..], &small, 128).unwrap();
+    let lock = b.init_robust_mutex(64).unwrap();
+    assert!(lock.lock(None).is_ok());
+    assert!(lock.unlock());
+    drop(b);
+    assert!(
+        !mapped(&released),
+        "a mapping without held locks was not unmapped"
+    );
+}
+
+#[test]
+fn creators_with_non_utf8_names_count_as_alive() {
+    let name = test_name("odd-comm");
+    let flag = SharedBlock::create_anonymous("test-flag", &layout(1), 8).unwrap();
+    let ready = flag.atomic_u64(HEADER_LEN).unwrap();
+    let creator = fork_child(|| {
+        // The kernel keeps 15 bytes of a name and may cut a UTF-8 character in two.
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"proc-donn\xc3".as_ptr()) };
+        let _b = SharedBlock::create_named(Some(&name), &layout(1), 8).unwrap();
+        ready.store(1, Ordering::Release);
+        loop {
+            std::thread::park();
+        }
+    });
+    multiproc_internal::testing::wait_until("the creator", || ready.load(Ordering::Acquire) == 1);
+    assert!(
+        sweep_stale(&[MAGIC], &name).unwrap().is_empty(),
+        "a live creator's object was removed"
+    );
+    creator.kill().unwrap();
+    creator.wait();
+    assert_eq!(sweep_stale(&[MAGIC], &name).unwrap(), vec![name.clone()]);
 }

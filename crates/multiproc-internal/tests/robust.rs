@@ -257,3 +257,62 @@ fn many_locks_released_in_any_order() {
         assert!(l.unlock());
     }
 }
+
+fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).map(|&b| b as char)
+}
+
+#[test]
+fn timed_out_waiter_passes_on_the_wake_up_it_consumed() {
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // S1: a short deadline, but a timer allowed to fire up to 2 s late, so that the unlock
+        // below wakes it after its deadline has passed.
+        let tx1 = tx.clone();
+        let s1 = s.spawn(move || {
+            // SAFETY: prctl on the calling thread; PR_SET_TIMERSLACK takes a plain integer.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 2_000_000_000u64) };
+            tx1.send(multiproc_internal::identity::tid()).unwrap();
+            lock.lock(Deadline::after(Duration::from_millis(50)))
+        });
+        let t1 = rx.recv().unwrap();
+        until("S1 to sleep", || {
+            thread_state(t1) == Some('S') && lock.word() & libc::FUTEX_WAITERS != 0
+        });
+        let queued = Instant::now();
+        // S2: no deadline to speak of, queued behind S1.
+        let s2 = s.spawn(move || {
+            tx.send(multiproc_internal::identity::tid()).unwrap();
+            let got = lock.lock(Deadline::after(Duration::from_secs(20)));
+            let at = Instant::now();
+            assert!(lock.unlock());
+            (got, at)
+        });
+        let t2 = rx.recv().unwrap();
+        until("S2 to sleep", || thread_state(t2) == Some('S'));
+        // Let S1's deadline pass (its timer is still pending thanks to the slack).
+        while queued.elapsed() < Duration::from_millis(80) {
+            std::thread::yield_now();
+        }
+        // Unlock (waking S1, first in the queue) and take the lock straight back, so that S1
+        // finds it held when it runs.
+        assert!(lock.unlock());
+        assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+        assert_eq!(s1.join().unwrap(), Err(LockFail::TimedOut));
+        // Now release: S2 must be woken, although our relock saw no waiters bit.
+        let released = Instant::now();
+        assert!(lock.unlock());
+        let (got, at) = s2.join().unwrap();
+        assert_eq!(got, Ok(Acquired::Clean));
+        assert!(
+            at.duration_since(released) < Duration::from_secs(2),
+            "S2 was stranded for {:?}",
+            at.duration_since(released)
+        );
+    });
+}

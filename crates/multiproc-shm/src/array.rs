@@ -78,7 +78,7 @@ impl<T: NoUninit + CheckedBitPattern> Array<T> {
     /// alignment, or not sealed.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         Ok(Array {
-            inner: Typed::from_fd(&ARRAY, fd)?,
+            inner: Typed::from_fd(&ARRAY, fd, None)?,
         })
     }
 
@@ -350,7 +350,7 @@ impl<T: Pod> RawArray<T> {
     /// As [`Array::from_fd`].
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         Ok(RawArray {
-            inner: Typed::from_fd(&RAW_ARRAY, fd)?,
+            inner: Typed::from_fd(&RAW_ARRAY, fd, None)?,
         })
     }
 

@@ -1,12 +1,12 @@
-//! `Atomic<T>`: a lock-free integer (or bool) in shared memory.
+//! `Atomic<T>`: a lock-free integer in shared memory.
 
 use crate::typed::{Kind, Typed};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{
-    AtomicBool, AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicU16, AtomicU32,
-    AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicU16, AtomicU32, AtomicU64,
+    AtomicU8, AtomicUsize, Ordering,
 };
 
 const ATOMIC: Kind = Kind {
@@ -40,8 +40,9 @@ macro_rules! atomic_primitive {
     )*};
 }
 
+// No `bool`: std documents `AtomicBool` as having `bool`'s bit validity, so a byte other than
+// 0 or 1 written by another process would make reading it undefined. Use `Atomic<u8>`.
 atomic_primitive! {
-    bool => AtomicBool,
     u8 => AtomicU8, i8 => AtomicI8,
     u16 => AtomicU16, i16 => AtomicI16,
     u32 => AtomicU32, i32 => AtomicI32,
@@ -49,15 +50,16 @@ atomic_primitive! {
     usize => AtomicUsize, isize => AtomicIsize,
 }
 
-/// An integer or `bool` in shared memory, for lock-free operations across processes.
+/// An integer in shared memory, for lock-free operations across processes.
 ///
 /// It dereferences to the matching `std` atomic (`AtomicU64` for `Atomic<u64>`, …), so the whole
 /// `std` API is there: `fetch_add`, `compare_exchange`, `fetch_update`, with the memory ordering
 /// you choose. The atomic lives in its own memfd; share it by forking after creating it, or by
 /// sending its fd ([`Atomic::from_fd`]).
 ///
-/// Every bit pattern is a valid integer, and `AtomicBool` reads any non-zero byte as `true`, so
-/// nothing another process writes can make a load undefined.
+/// Every bit pattern is a valid integer, so nothing another process writes can make a load
+/// undefined. There is no `Atomic<bool>` for that reason (`AtomicBool` must hold 0 or 1): use
+/// `Atomic<u8>` as a flag.
 ///
 /// # Examples
 ///
@@ -97,7 +99,7 @@ impl<T: AtomicPrimitive> Atomic<T> {
     /// `InvalidData` if the fd is not a multiproc `Atomic` of `T`'s size, or not sealed.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         Ok(Atomic {
-            inner: Typed::from_fd(&ATOMIC, fd)?,
+            inner: Typed::from_fd(&ATOMIC, fd, Some(1))?,
         })
     }
 }

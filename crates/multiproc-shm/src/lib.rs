@@ -20,7 +20,7 @@
 //! | [`RawValue<T>`] | `RawValue(typecode, x)` | a `T` without a lock (copies may tear) |
 //! | [`Array<T>`] | `Array(typecode, n_or_seq)` | `[T]` behind one robust lock |
 //! | [`RawArray<T>`] | `RawArray(typecode, n_or_seq)` | `[T]` without a lock |
-//! | [`Atomic<T>`] | — | a lock-free integer or bool (`fetch_add`, `compare_exchange`) |
+//! | [`Atomic<T>`] | — | a lock-free integer (`fetch_add`, `compare_exchange`) |
 //! | [`SharedMemory`] | `shared_memory.SharedMemory` | a named segment, opened by name |
 //! | [`cleanup`], [`cleanup_with_prefix`] | the resource tracker | removes segments whose creator died |
 //!

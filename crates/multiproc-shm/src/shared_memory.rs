@@ -181,13 +181,17 @@ impl SharedMemory {
     }
 
     /// Keeps the segment after the creator's handle is dropped (and after the creator exits):
-    /// no unlink on drop, and [`cleanup`](crate::cleanup) leaves it alone. Someone must
-    /// [`unlink`](SharedMemory::unlink) it eventually.
-    pub fn keep(&mut self) {
+    /// no unlink on drop, and [`cleanup`](crate::cleanup) leaves it alone (the mark is in the
+    /// segment, so any handle may set it). Someone must [`unlink`](SharedMemory::unlink) it
+    /// eventually.
+    ///
+    /// # Errors
+    ///
+    /// [`SegmentError::Closed`]: the mark cannot be written through a closed handle.
+    pub fn keep(&mut self) -> Result<(), SegmentError> {
+        self.mapped()?.header().set_flag(FLAG_PERSIST, true);
         self.unlink_by = None;
-        if let Some(b) = &self.block {
-            b.header().set_flag(FLAG_PERSIST, true);
-        }
+        Ok(())
     }
 
     fn mapped(&self) -> Result<&SharedBlock, SegmentError> {

@@ -63,10 +63,10 @@ impl<T> DerefMut for ArrayGuard<'_, T> {
 impl<T: AtomicPrimitive> Deref for Atomic<T> {
     type Target = T::Atomic;
     fn deref(&self) -> &T::Atomic {
-        // SAFETY: the data offset is aligned for the atomic and inside the mapping, which lives
-        // as long as `self`; every bit pattern is a valid value of the std atomic types (the
-        // integers, and AtomicBool, which reads any non-zero byte as true); concurrent access
-        // from other processes is what atomics are for.
+        // SAFETY: the data offset is aligned for the atomic and inside the mapping (exactly one
+        // element, checked at create and open), which lives as long as `self`; every bit
+        // pattern is a valid value of the std integer atomics (the only `AtomicPrimitive`s);
+        // concurrent access from other processes is what atomics are for.
         unsafe { &*self.inner.data_ptr() }
     }
 }

@@ -96,12 +96,18 @@ impl<T> Typed<T> {
         })
     }
 
-    /// Maps a block received as an fd, checking magic, version, element type and size.
-    pub(crate) fn from_fd(kind: &Kind, fd: OwnedFd) -> io::Result<Self> {
+    /// Maps a block received as an fd, checking magic, version, element type and size, and,
+    /// for single-value kinds, that it holds exactly `exact_len` elements.
+    pub(crate) fn from_fd(kind: &Kind, fd: OwnedFd, exact_len: Option<usize>) -> io::Result<Self> {
         let data = data_offset::<T>(kind)?;
         let elem = shape::<T>()?;
         let (block, len) = SharedBlock::from_fd(fd, u64::from_le_bytes(kind.magic), VERSION, elem)?;
         let len = usize::try_from(len).map_err(|_| invalid_input("length does not fit usize"))?;
+        if exact_len.is_some_and(|n| n != len) {
+            return Err(multiproc_internal::errno::invalid_data(format!(
+                "object holds {len} elements; a single value must hold exactly 1"
+            )));
+        }
         // The data must fit the mapping exactly where this kind puts it.
         len.checked_mul(elem.0 as usize)
             .and_then(|b| b.checked_add(data))

@@ -82,7 +82,7 @@ impl<T: NoUninit + CheckedBitPattern> Value<T> {
     /// alignment, or not sealed.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         Ok(Value {
-            inner: Typed::from_fd(&VALUE, fd)?,
+            inner: Typed::from_fd(&VALUE, fd, Some(1))?,
         })
     }
 
@@ -321,7 +321,7 @@ impl<T: Pod> RawValue<T> {
     /// As [`Value::from_fd`].
     pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
         Ok(RawValue {
-            inner: Typed::from_fd(&RAW_VALUE, fd)?,
+            inner: Typed::from_fd(&RAW_VALUE, fd, Some(1))?,
         })
     }
 

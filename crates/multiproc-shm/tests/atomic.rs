@@ -48,18 +48,21 @@ fn compare_exchange_elects_exactly_one_winner() {
 }
 
 #[test]
-fn bool_and_signed_and_fd_round_trip() {
-    let stop = Atomic::new(false).unwrap();
+fn flag_and_signed_and_fd_round_trip() {
+    let stop = Atomic::new(0u8).unwrap();
     let n = Atomic::new(-5i16).unwrap();
     fork_child(|| {
-        stop.store(true, Ordering::Release);
+        stop.store(1, Ordering::Release);
         n.fetch_sub(1, Ordering::AcqRel);
     })
     .assert_success();
-    assert!(stop.load(Ordering::Acquire));
+    assert_eq!(stop.load(Ordering::Acquire), 1);
     assert_eq!(n.load(Ordering::Acquire), -6);
     let again = Atomic::<i16>::from_fd(n.as_fd().try_clone_to_owned().unwrap()).unwrap();
     again.store(9, Ordering::Release);
     assert_eq!(n.load(Ordering::Acquire), 9);
     assert!(Atomic::<u64>::from_fd(n.as_fd().try_clone_to_owned().unwrap()).is_err());
+    // An array of the same element type is not an atomic.
+    let arr = multiproc_shm::RawArray::<i16>::zeroed(1).unwrap();
+    assert!(Atomic::<i16>::from_fd(arr.as_fd().try_clone_to_owned().unwrap()).is_err());
 }

@@ -71,7 +71,7 @@ fn killed_creators_segment_is_removed_by_cleanup() {
     let creator = fork_child(|| {
         let seg = SharedMemory::create_named(&name, 4096).unwrap();
         let mut keep = SharedMemory::create_named(&kept, 4096).unwrap();
-        keep.keep();
+        keep.keep().unwrap();
         seg.write(0, b"x").unwrap();
         ready.set(1);
         loop {
@@ -192,6 +192,8 @@ fn access_errors_close_and_unlink() {
     seg.close();
     seg.close();
     assert!(seg.is_closed());
+    // The keep mark lives in the segment: a closed handle cannot set it.
+    assert_eq!(seg.keep(), Err(SegmentError::Closed));
     assert_eq!(seg.write(0, &[1]), Err(SegmentError::Closed));
     assert!(seg.as_ptr().is_null());
     // Python's order, close() then unlink(), works for the creator.

@@ -192,6 +192,31 @@ fn value_handed_by_fd_to_an_unrelated_process() {
 }
 
 #[test]
+fn forged_headers_are_refused() {
+    use multiproc_internal::block::{Layout, SharedBlock};
+    // A peer hands over a memfd that claims to be a Value<bool> of length 0, with byte 2 where
+    // the value would be: it must be refused, not dereferenced.
+    for (magic, len) in [(*b"MPVALUE\0", 0u64), (*b"MPVALUE\0", 2), (*b"MPRVALUE", 0)] {
+        let layout = Layout {
+            magic: u64::from_le_bytes(magic),
+            version: 1,
+            elem_size: 1,
+            elem_align: 1,
+            len,
+        };
+        let forged = SharedBlock::create_anonymous("test-forged", &layout, 4096 - 64).unwrap();
+        forged.store(80, &[2]);
+        let fd = forged.fd().try_clone_to_owned().unwrap();
+        let err = if magic[1] == b'P' && magic[2] == b'V' {
+            Value::<bool>::from_fd(fd).unwrap_err()
+        } else {
+            RawValue::<u8>::from_fd(fd).unwrap_err()
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "len {len}");
+    }
+}
+
+#[test]
 fn bounds() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Value<u64>>();

@@ -111,15 +111,15 @@ fn shared_memory() -> Result {
 
 fn owner_died() -> Result {
     let v = Value::new(0u32)?;
-    let ready = Atomic::new(false)?;
+    let ready = Atomic::new(0u8)?;
     let holder = fork_child(|| {
         let _guard = v.lock().expect("lock");
-        ready.store(true, Ordering::Release);
+        ready.store(1, Ordering::Release);
         loop {
             std::thread::park();
         }
     });
-    while !ready.load(Ordering::Acquire) {
+    while ready.load(Ordering::Acquire) == 0 {
         std::thread::yield_now();
     }
     holder.kill()?;
