@@ -30,11 +30,11 @@ pub unsafe fn load(src: *const u8, dst: &mut [u8]) {
     let h = head(src as usize, n);
     let words_end = h + (n - h) / WORD * WORD;
     let unrolled_end = h + (n - h) / (WORD * UNROLL) * (WORD * UNROLL);
-    // SAFETY: every offset used below is < n, so inside both `src..src + n` (the caller's
-    // promise) and `dst`. Shared bytes are read only through atomics: single bytes through
-    // AtomicU8 (no alignment needed), words through AtomicUsize at `src + i` with `i >= h`
-    // and `i - h` a multiple of WORD, which is word-aligned. `dst` is private and may be
-    // unaligned, hence the unaligned writes.
+    // Every offset used below is < n, so inside both `src..src + n` (the caller's promise) and
+    // `dst`. Shared bytes are read only through atomics: bytes through AtomicU8 (no alignment
+    // needed), words through AtomicUsize at `src + i`, word-aligned since `i - h` is a multiple
+    // of WORD. `dst` is private and may be unaligned, hence the unaligned writes.
+    // SAFETY: as argued just above.
     unsafe {
         for i in 0..h {
             *d.add(i) = (*src.add(i).cast::<AtomicU8>()).load(Ordering::Relaxed);
@@ -73,8 +73,7 @@ pub unsafe fn store(dst: *mut u8, src: &[u8]) {
     let words_end = h + (n - h) / WORD * WORD;
     let unrolled_end = h + (n - h) / (WORD * UNROLL) * (WORD * UNROLL);
     // SAFETY: as in `load` with the roles swapped: offsets < n lie inside `dst..dst + n`
-    // (the caller's promise) and `src`; shared bytes are written only through atomics, words
-    // at word-aligned `dst + i`; `src` is read unaligned.
+    // and `src`; shared bytes are written only through atomics, words at aligned `dst + i`.
     unsafe {
         for i in 0..h {
             (*dst.add(i).cast::<AtomicU8>()).store(*s.add(i), Ordering::Relaxed);
@@ -108,8 +107,8 @@ pub unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
     let h = head(dst as usize, len);
     let words_end = h + (len - h) / WORD * WORD;
     let w = usize::from_ne_bytes([byte; WORD]);
-    // SAFETY: every offset is < len, inside the caller's range; bytes are written through
-    // AtomicU8, words through AtomicUsize at word-aligned addresses (`i - h` multiple of WORD).
+    // SAFETY: every offset is < len, inside the caller's range; bytes go through AtomicU8,
+    // words through AtomicUsize at word-aligned addresses (`i - h` a multiple of WORD).
     unsafe {
         for i in 0..h {
             (*dst.add(i).cast::<AtomicU8>()).store(byte, Ordering::Relaxed);

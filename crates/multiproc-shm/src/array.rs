@@ -1,7 +1,7 @@
 //! `Array<T>` (behind a robust lock) and `RawArray<T>` (no lock).
 
 use crate::error::{check_range, AccessError, LockError, OutOfBounds, TryLockError};
-use crate::lock::{acquire, flatten, Held, Release, Wait};
+use crate::lock::{acquire, flatten, for_access, HasHeld, Held, Wait};
 use crate::typed::{Kind, Typed, PREFAULT_MIN};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod, Zeroable};
 use multiproc_internal::clock::Deadline;
@@ -145,14 +145,7 @@ impl<T: NoUninit + CheckedBitPattern> Array<T> {
     }
 
     fn access(&self) -> Result<ArrayGuard<'_, T>, AccessError> {
-        match self.lock() {
-            Ok(g) => Ok(g),
-            Err(LockError::OwnerDied(mut g)) => {
-                g.held.set_release(Release::StillOwnerDied);
-                Err(AccessError::OwnerDied)
-            }
-            Err(e) => Err(e.into()),
-        }
+        for_access(self.lock())
     }
 
     /// Runs `f` on the whole slice under the lock (Python's `with a.get_lock(): …`).
@@ -277,6 +270,12 @@ impl<T> fmt::Debug for Array<T> {
 pub struct ArrayGuard<'a, T> {
     pub(crate) array: &'a Array<T>,
     held: Held<'a>,
+}
+
+impl<'a, T> HasHeld<'a> for ArrayGuard<'a, T> {
+    fn held_mut(&mut self) -> &mut Held<'a> {
+        &mut self.held
+    }
 }
 
 impl<T> ArrayGuard<'_, T> {

@@ -1,7 +1,7 @@
 //! The guard core shared by `Value` and `Array`: acquiring the robust lock, mapping its
 //! outcomes to the public errors, and releasing it in the right state.
 
-use crate::error::{LockError, TryLockError};
+use crate::error::{AccessError, LockError, TryLockError};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::robust::{Acquired, LockFail, RobustMutex};
 use std::marker::PhantomData;
@@ -104,6 +104,30 @@ pub(crate) fn acquire<'a, G>(
         Err(LockError::OwnerDied(guard).into())
     } else {
         Ok(guard)
+    }
+}
+
+/// A guard built on [`Held`].
+pub(crate) trait HasHeld<'a> {
+    fn held_mut(&mut self) -> &mut Held<'a>;
+}
+
+/// Hands an owner-died guard on without deciding about the dead holder's data: the next
+/// `lock()` is told, exactly as this one was.
+pub(crate) fn pass_on_owner_died<'a>(guard: &mut impl HasHeld<'a>) {
+    guard.held_mut().set_release(Release::StillOwnerDied);
+}
+
+/// What the one-shot accessors (`get`, `set`, `with_lock`, …) make of a lock result: on owner
+/// death they access nothing and leave the lock flagged.
+pub(crate) fn for_access<'a, G: HasHeld<'a>>(r: Result<G, LockError<G>>) -> Result<G, AccessError> {
+    match r {
+        Ok(g) => Ok(g),
+        Err(LockError::OwnerDied(mut g)) => {
+            pass_on_owner_died(&mut g);
+            Err(AccessError::OwnerDied)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

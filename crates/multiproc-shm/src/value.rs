@@ -1,7 +1,7 @@
 //! `Value<T>` (behind a robust lock) and `RawValue<T>` (no lock).
 
 use crate::error::{AccessError, LockError, TryLockError};
-use crate::lock::{acquire, flatten, Held, Release, Wait};
+use crate::lock::{acquire, flatten, for_access, pass_on_owner_died, HasHeld, Held, Wait};
 use crate::typed::{Kind, Typed};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod};
 use multiproc_internal::clock::Deadline;
@@ -166,14 +166,7 @@ impl<T: NoUninit + CheckedBitPattern> Value<T> {
     /// Takes the lock for one convenience access; on owner death, does nothing and leaves the
     /// lock flagged for whoever calls `lock()` next.
     fn access(&self) -> Result<ValueGuard<'_, T>, AccessError> {
-        match self.lock() {
-            Ok(g) => Ok(g),
-            Err(LockError::OwnerDied(mut g)) => {
-                g.held.set_release(Release::StillOwnerDied);
-                Err(AccessError::OwnerDied)
-            }
-            Err(e) => Err(e.into()),
-        }
+        for_access(self.lock())
     }
 
     /// Runs `f` on the value under the lock: Python's
@@ -242,7 +235,7 @@ impl<T: NoUninit + CheckedBitPattern + fmt::Debug> fmt::Debug for Value<T> {
             Ok(g) => d.field("value", &*g),
             Err(TryLockError::Lock(LockError::OwnerDied(mut g))) => {
                 // Printing must not decide recovery: hand the owner-died state on.
-                g.held.set_release(Release::StillOwnerDied);
+                pass_on_owner_died(&mut g);
                 d.field("value", &format_args!("<owner died>"))
             }
             Err(_) => d.field("value", &format_args!("<locked>")),
@@ -257,6 +250,12 @@ impl<T: NoUninit + CheckedBitPattern + fmt::Debug> fmt::Debug for Value<T> {
 pub struct ValueGuard<'a, T> {
     pub(crate) value: &'a Value<T>,
     held: Held<'a>,
+}
+
+impl<'a, T> HasHeld<'a> for ValueGuard<'a, T> {
+    fn held_mut(&mut self) -> &mut Held<'a> {
+        &mut self.held
+    }
 }
 
 impl<T> ValueGuard<'_, T> {
