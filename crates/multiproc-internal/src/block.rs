@@ -387,6 +387,10 @@ impl SharedBlock {
         })?;
         // SAFETY: memfd_create returned a fresh fd that nothing else owns.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // memfds start as 0777 minus the umask; whoever reaches it through /proc/<pid>/fd
+        // should find it as private as a named object.
+        // SAFETY: fchmod on an fd we own.
+        cvt(unsafe { libc::fchmod(file.as_raw_fd(), 0o600) })?;
         file.set_len(size as u64)?;
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
         // SAFETY: fcntl on an fd we own.

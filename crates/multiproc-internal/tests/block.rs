@@ -165,6 +165,26 @@ fn bad_names_and_sizes_are_clear_errors() {
 }
 
 #[test]
+fn objects_are_private_to_their_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let anon = SharedBlock::create_anonymous("test-mode", &layout(1), 8).unwrap();
+    let fd = anon.fd().try_clone_to_owned().unwrap();
+    let mode = std::fs::File::from(fd)
+        .metadata()
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let name = test_name("mode");
+    let _named = SharedBlock::create_named(Some(&name), &layout(1), 8).unwrap();
+    let mode = std::fs::metadata(format!("/dev/shm/{name}"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
 fn drop_releases_fd_and_mapping() {
     let tag = test_name("fdleak");
     for _ in 0..100 {

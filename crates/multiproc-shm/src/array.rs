@@ -267,6 +267,14 @@ impl<T> fmt::Debug for Array<T> {
 }
 
 /// The lock of an [`Array`], held; dereferences to `[T]`. Releases on drop.
+///
+/// Not `Send`, like [`ValueGuard`](crate::ValueGuard):
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let a = multiproc_shm::Array::<u8>::zeroed(4).unwrap();
+/// send(a.lock().unwrap());
+/// ```
 pub struct ArrayGuard<'a, T> {
     pub(crate) array: &'a Array<T>,
     held: Held<'a>,

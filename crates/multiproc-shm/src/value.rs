@@ -246,7 +246,14 @@ impl<T: NoUninit + CheckedBitPattern + fmt::Debug> fmt::Debug for Value<T> {
 
 /// The lock of a [`Value`], held; dereferences to the value. Releases on drop.
 ///
-/// Not `Send`: the lock belongs to the thread that took it.
+/// Not `Send`: the lock belongs to the thread that took it (its id is in the lock word, and
+/// the lock is on that thread's robust list).
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let v = multiproc_shm::Value::new(0u8).unwrap();
+/// send(v.lock().unwrap());
+/// ```
 pub struct ValueGuard<'a, T> {
     pub(crate) value: &'a Value<T>,
     held: Held<'a>,
