@@ -304,3 +304,60 @@ pub fn sum_quiescent_segment(seg: &multiproc_shm::SharedMemory) -> u64 {
         .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
         .fold(0u64, u64::wrapping_add)
 }
+
+/// Where the raw signal handler counts (set before installing it).
+static RAW_TARGET: std::sync::atomic::AtomicPtr<AtomicU64> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+/// The self-pipe's write end for the raw self-pipe handler.
+static PIPE_WRITE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn raw_counting_handler(_: libc::c_int) {
+    let p = RAW_TARGET.load(Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: set by `install_raw_counter` to a counter in a mapping that outlives the
+        // process's use of it; an atomic increment is async-signal-safe.
+        unsafe { (*p).fetch_add(1, Ordering::Release) };
+    }
+}
+
+extern "C" fn raw_pipe_handler(_: libc::c_int) {
+    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    let byte = 1u8;
+    // SAFETY: write(2) is async-signal-safe; `byte` lives for the call. A full pipe just drops
+    // the byte (the reader already has one to wake on).
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: a zeroed sigaction is valid; the handler is an extern "C" fn that only does
+    // async-signal-safe work; SA_RESTART keeps the main loop's reads going.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(sig, &sa, std::ptr::null_mut()), 0);
+    }
+}
+
+/// Baseline: a raw `sigaction` handler that increments `counter` inside signal context.
+/// `counter` must stay mapped for the rest of the process (the bench child never returns).
+pub fn install_raw_counter(sig: libc::c_int, counter: &AtomicU64) {
+    RAW_TARGET.store(
+        counter as *const AtomicU64 as *mut AtomicU64,
+        Ordering::Release,
+    );
+    install(sig, raw_counting_handler);
+}
+
+/// Baseline: a raw `sigaction` handler writing to a self-pipe; returns the read end, which a
+/// loop outside signal context reads (the classic self-pipe trick).
+pub fn install_self_pipe(sig: libc::c_int) -> std::fs::File {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 returns.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    PIPE_WRITE.store(fds[1], Ordering::Relaxed);
+    install(sig, raw_pipe_handler);
+    // SAFETY: a fresh fd from pipe2 that nothing else owns.
+    unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
+}

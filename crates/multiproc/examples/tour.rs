@@ -139,6 +139,47 @@ fn owner_died() -> Result {
     Ok(())
 }
 
+fn alarm() -> Result {
+    let start = Instant::now();
+    let child = fork_child(|| {
+        multiproc::signal::alarm(1);
+        loop {
+            multiproc::signal::pause();
+        }
+    });
+    let exit = child.wait();
+    println!(
+        "alarm(1)          child ended by {exit:?} (SIGALRM = {}) after {:.2?}",
+        Signal::Alrm.as_raw(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
+fn handled_sigterm() -> Result {
+    let ready = Atomic::new(0u8)?;
+    let child = fork_child(|| {
+        let mut signals = Signals::new([Signal::Term]).expect("handler");
+        ready.store(1, Ordering::Release);
+        let first = signals.forever().next();
+        if let Some(sig) = first {
+            println!("                  child: got {sig}, cleaning up and exiting normally");
+        }
+    });
+    while ready.load(Ordering::Acquire) == 0 {
+        std::thread::yield_now();
+    }
+    let fd = PidFd::open(Pid::from_raw(child.pid()))?;
+    let start = Instant::now();
+    fd.send(Signal::Term)?;
+    let exit = child.wait();
+    println!(
+        "SIGTERM handled   child exited {exit:?}, {:.2?} after the signal",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -146,6 +187,8 @@ fn main() -> Result {
     array()?;
     shared_memory()?;
     owner_died()?;
+    alarm()?;
+    handled_sigterm()?;
     println!(
         "stale segments removed by cleanup: {:?}",
         multiproc::shm::cleanup()?

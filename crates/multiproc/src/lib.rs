@@ -35,6 +35,13 @@
 //! | `shm.buf[a:b]` | [`shm.read(a, &mut buf)`](SharedMemory::read), [`shm.write(a, data)`](SharedMemory::write) | atomics at aligned offsets; `unsafe` slices |
 //! | `shm.close()`, `shm.unlink()` | [`close()`](SharedMemory::close), [`unlink()`](SharedMemory::unlink) | the creator also unlinks on drop unless [`keep()`](SharedMemory::keep) |
 //! | resource tracker | [`shm::cleanup()`](shm::cleanup), [`shm::cleanup_with_prefix(p)`](shm::cleanup_with_prefix) | removes segments whose creator died |
+//! | `os.kill(pid, signal.SIGTERM)` | [`signal::kill(pid, Signal::Term)`](signal::kill), [`PidFd::send`](signal::PidFd::send) | a pidfd never reaches a recycled pid |
+//! | `signal.alarm(n)`, `setitimer`, `getitimer` | [`signal::alarm`], [`signal::set_timer`], [`signal::get_timer`] | |
+//! | `signal.signal(sig, handler)` | [`Signals`](signal::Signals), [`signal::spawn_handler`] | handlers run as ordinary Rust, outside signal context |
+//! | `signal.signal(sig, SIG_IGN / SIG_DFL)` | [`signal::ignore`], [`signal::set_default`] | SIGKILL/SIGSTOP refused with an error |
+//! | `signal.pause()`, `sigwait`, `sigtimedwait` | [`signal::pause`], [`signal::suspend`], [`signal::wait`], [`signal::wait_timeout`] | `suspend` is the race-free pause |
+//! | `signal.pthread_sigmask` | [`signal::block`], [`signal::unblock`] | a guard restores the mask |
+//! | `signal.signal(SIGCHLD, SIG_IGN)` | [`signal::ignore_children`] | exit statuses are then gone |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.
@@ -43,6 +50,8 @@
 //!
 //! * [`shm`] (feature `shm`, default): `Value`, `Array`, `RawValue`, `RawArray`, `Atomic`,
 //!   `SharedMemory`.
+//! * [`signal`] (feature `signal`, default): `Signal`, `kill`, `PidFd`, `alarm`, timers, masks,
+//!   waiting, handlers.
 //!
 //! Linux only.
 
@@ -57,6 +66,15 @@ pub use multiproc_shm as shm;
 #[doc(inline)]
 pub use multiproc_shm::{Array, Atomic, RawArray, RawValue, SharedMemory, Value};
 
+/// Unix signals: `kill`, `alarm`, timers, masks, waiting, handlers (crate `multiproc-signal`).
+#[cfg(feature = "signal")]
+#[doc(inline)]
+pub use multiproc_signal as signal;
+
+#[cfg(feature = "signal")]
+#[doc(inline)]
+pub use multiproc_signal::{Pid, Signal, Signals};
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "shm")]
@@ -65,4 +83,7 @@ pub mod prelude {
         AccessError, Array, Atomic, LockError, RawArray, RawValue, SharedMemory, TryLockError,
         Value,
     };
+    #[cfg(feature = "signal")]
+    #[doc(no_inline)]
+    pub use multiproc_signal::{Pid, PidFd, Signal, SignalError, Signals};
 }

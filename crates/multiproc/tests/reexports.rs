@@ -53,3 +53,27 @@ fn every_reexport_works_across_a_fork() {
         std::any::type_name::<SharedMemory>(),
     );
 }
+
+#[test]
+fn signal_reexports_work_across_a_fork() {
+    use multiproc::signal;
+    let ready = multiproc::Atomic::new(0u8).unwrap();
+    let child = fork_child(|| {
+        let mut signals = multiproc::Signals::new([Signal::Term]).unwrap();
+        ready.store(1, Ordering::Release);
+        assert_eq!(
+            signals.wait().collect::<Vec<_>>(),
+            [multiproc::Signal::Term]
+        );
+    });
+    multiproc_internal::testing::wait_until("the child", || ready.load(Ordering::Acquire) == 1);
+    let fd = PidFd::open(Pid::from_raw(child.pid())).unwrap();
+    fd.send(Signal::Term).unwrap();
+    child.assert_success();
+    assert!(signal::is_alive(multiproc::Pid::this()).unwrap());
+    assert!(matches!(
+        signal::ignore(Signal::Kill),
+        Err(SignalError::Uncatchable(_))
+    ));
+    assert_eq!(signal::alarm(0), 0);
+}

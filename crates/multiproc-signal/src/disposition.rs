@@ -1,0 +1,106 @@
+//! Dispositions: default, ignore, and SIGCHLD auto-reaping.
+
+use crate::{sys, Signal, SignalError};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Signals for which a multiproc handler was ever registered in this process. signal-hook keeps
+/// its OS-level handler installed for good once registered (and would not reinstall it), so
+/// their dispositions must not be changed behind its back.
+static REGISTERED: AtomicU64 = AtomicU64::new(0);
+
+fn bit(sig: Signal) -> u64 {
+    let n = sig.as_raw();
+    if (1..=64).contains(&n) {
+        1 << (n - 1)
+    } else {
+        0
+    }
+}
+
+/// Checks that a handler may be registered for `sig`, and records that one is.
+pub(crate) fn claim_for_handler(sig: Signal) -> Result<(), SignalError> {
+    if !sig.is_catchable() {
+        return Err(SignalError::Uncatchable(sig));
+    }
+    if matches!(sig, Signal::Segv | Signal::Bus | Signal::Ill | Signal::Fpe) {
+        return Err(SignalError::Fault(sig));
+    }
+    REGISTERED.fetch_or(bit(sig), Ordering::AcqRel);
+    Ok(())
+}
+
+fn settable(sig: Signal) -> Result<i32, SignalError> {
+    if !sig.is_catchable() {
+        return Err(SignalError::Uncatchable(sig));
+    }
+    if REGISTERED.load(Ordering::Acquire) & bit(sig) != 0 {
+        return Err(SignalError::HandlerRegistered(sig));
+    }
+    Ok(sig.as_raw())
+}
+
+/// Restores the default action of `sig` (see [`Signal::default_action`]).
+///
+/// Once a handler for `sig` has been registered through this crate (a [`Signals`](crate::Signals),
+/// [`SignalCounter`](crate::SignalCounter), [`spawn_handler`](crate::spawn_handler) or
+/// [`register_raw`](crate::register_raw)), its disposition stays with that machinery for the
+/// life of the process: signal-hook never reinstalls its handler, so changing it would break
+/// every later handler. Dropping the last handler leaves the signal *ignored*.
+///
+/// # Errors
+///
+/// [`SignalError::Uncatchable`] for SIGKILL/SIGSTOP; [`SignalError::HandlerRegistered`] (see
+/// above).
+#[doc(alias = "SIG_DFL")]
+pub fn set_default(sig: Signal) -> Result<(), SignalError> {
+    Ok(sys::set_disposition(settable(sig)?, libc::SIG_DFL, 0)?)
+}
+
+/// Ignores `sig` from now on: it is discarded when sent.
+///
+/// # Errors
+///
+/// As [`set_default`].
+///
+/// # Examples
+///
+/// ```
+/// use multiproc_signal::{ignore, set_default, Signal, SignalError};
+///
+/// ignore(Signal::Usr2)?;
+/// multiproc_signal::raise(Signal::Usr2)?; // discarded: we are still here
+/// set_default(Signal::Usr2)?;
+/// assert!(matches!(ignore(Signal::Kill), Err(SignalError::Uncatchable(_))));
+/// # Ok::<(), SignalError>(())
+/// ```
+#[doc(alias = "SIG_IGN")]
+pub fn ignore(sig: Signal) -> Result<(), SignalError> {
+    Ok(sys::set_disposition(settable(sig)?, libc::SIG_IGN, 0)?)
+}
+
+/// Whether `sig` is ignored right now.
+///
+/// # Errors
+///
+/// [`SignalError::Io`] if the kernel refuses.
+pub fn is_ignored(sig: Signal) -> Result<bool, SignalError> {
+    Ok(sys::disposition(sig.as_raw())? == libc::SIG_IGN)
+}
+
+/// Lets the kernel reap this process's children by itself (SIGCHLD set to `SIG_IGN` with
+/// `SA_NOCLDWAIT`): children never become zombies, and nobody needs to wait for them.
+///
+/// The price: **their exit statuses are gone**. `waitpid` and `waitid` — even on a pidfd — then
+/// fail with `ECHILD` once a child exits. Undo it with [`set_default`]`(Signal::Chld)`.
+///
+/// # Errors
+///
+/// [`SignalError::HandlerRegistered`] if a SIGCHLD handler was registered through this crate.
+pub fn ignore_children() -> Result<(), SignalError> {
+    let sig = settable(Signal::Chld)?;
+    Ok(sys::set_disposition(
+        sig,
+        libc::SIG_IGN,
+        libc::SA_NOCLDWAIT,
+    )?)
+}

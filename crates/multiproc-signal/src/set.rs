@@ -1,0 +1,97 @@
+//! `SignalSet`: a set of signals, by value.
+
+use crate::Signal;
+use std::fmt;
+
+/// A set of signals (Linux numbers 1–64), `Copy`.
+///
+/// ```
+/// use multiproc_signal::{Signal, SignalSet};
+///
+/// let set: SignalSet = [Signal::Usr1, Signal::Term].into_iter().collect();
+/// assert!(set.contains(Signal::Term));
+/// assert_eq!(set.iter().count(), 2);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SignalSet(u64);
+
+impl SignalSet {
+    /// The empty set.
+    pub const fn empty() -> SignalSet {
+        SignalSet(0)
+    }
+
+    fn bit(sig: Signal) -> u64 {
+        let n = sig.as_raw();
+        if (1..=64).contains(&n) {
+            1u64 << (n - 1)
+        } else {
+            0
+        }
+    }
+
+    /// Adds `sig`.
+    pub fn insert(&mut self, sig: Signal) -> &mut Self {
+        self.0 |= Self::bit(sig);
+        self
+    }
+
+    /// Removes `sig`.
+    pub fn remove(&mut self, sig: Signal) -> &mut Self {
+        self.0 &= !Self::bit(sig);
+        self
+    }
+
+    /// Whether `sig` is in the set.
+    pub fn contains(&self, sig: Signal) -> bool {
+        self.0 & Self::bit(sig) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The signals in the set, by number.
+    pub fn iter(&self) -> impl Iterator<Item = Signal> + '_ {
+        (1..=64)
+            .filter(|n| self.0 & (1u64 << (n - 1)) != 0)
+            .filter_map(|n| Signal::from_raw(n).ok())
+    }
+
+    pub(crate) fn bits(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn from_bits(bits: u64) -> SignalSet {
+        SignalSet(bits)
+    }
+}
+
+impl FromIterator<Signal> for SignalSet {
+    fn from_iter<I: IntoIterator<Item = Signal>>(iter: I) -> Self {
+        let mut s = SignalSet::empty();
+        for sig in iter {
+            s.insert(sig);
+        }
+        s
+    }
+}
+
+impl From<Signal> for SignalSet {
+    fn from(sig: Signal) -> Self {
+        [sig].into_iter().collect()
+    }
+}
+
+impl<const N: usize> From<[Signal; N]> for SignalSet {
+    fn from(sigs: [Signal; N]) -> Self {
+        sigs.into_iter().collect()
+    }
+}
+
+impl fmt::Debug for SignalSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
