@@ -37,7 +37,7 @@
 //! | resource tracker | [`shm::cleanup()`](shm::cleanup), [`shm::cleanup_with_prefix(p)`](shm::cleanup_with_prefix) | removes segments whose creator died |
 //! | `os.kill(pid, signal.SIGTERM)` | [`signal::kill(pid, Signal::Term)`](signal::kill), [`PidFd::send`](signal::PidFd::send) | a pidfd never reaches a recycled pid |
 //! | `signal.alarm(n)`, `setitimer`, `getitimer` | [`signal::alarm`], [`signal::set_timer`], [`signal::get_timer`] | |
-//! | `signal.signal(sig, handler)` | [`Signals`](signal::Signals), [`signal::spawn_handler`] | handlers run as ordinary Rust, outside signal context |
+//! | `signal.signal(sig, handler)` | [`Signals`], [`signal::spawn_handler`] | handlers run as ordinary Rust, outside signal context |
 //! | `signal.signal(sig, SIG_IGN / SIG_DFL)` | [`signal::ignore`], [`signal::set_default`] | SIGKILL/SIGSTOP refused with an error |
 //! | `signal.pause()`, `sigwait`, `sigtimedwait` | [`signal::pause`], [`signal::suspend`], [`signal::wait`], [`signal::wait_timeout`] | `suspend` is the race-free pause |
 //! | `signal.pthread_sigmask` | [`signal::block`], [`signal::unblock`] | a guard restores the mask |
