@@ -420,3 +420,64 @@ fn blocking_waits_keep_their_deadlines_in_a_10khz_signal_storm() {
     child.assert_success();
     assert!(lock.unlock());
 }
+
+#[test]
+fn pause_returns_after_a_handled_signal() {
+    let ready = Flag::new();
+    let child = fork_child(|| {
+        let usr1 = SignalCounter::new(Signal::Usr1).unwrap();
+        ready.set(1);
+        pause();
+        assert!(usr1.count() >= 1);
+    });
+    wait_until("the child's handler", || ready.get() == 1);
+    // `pause` races with delivery by design (see `suspend`): keep signalling until the child
+    // has returned from it and exited.
+    let fd = pidfd(&child);
+    let mut child = child;
+    let start = Instant::now();
+    let exit = loop {
+        let _ = fd.send(Signal::Usr1);
+        if let Some(exit) = child.wait_timeout(Duration::from_millis(20)) {
+            break exit;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "pause never returned"
+        );
+    };
+    assert_eq!(exit, ChildExit::Exited(0));
+}
+
+#[test]
+fn cpu_time_timers_tick_while_the_process_computes() {
+    fork_child(|| {
+        let prof = SignalCounter::new(Signal::Prof).unwrap();
+        let vt = SignalCounter::new(Signal::Vtalrm).unwrap();
+        let period = Duration::from_millis(5);
+        set_timer(Timer::Prof, period, period).unwrap();
+        set_timer(Timer::Virtual, period, period).unwrap();
+        let start = Instant::now();
+        let mut x = 0u64;
+        // Burn user CPU time: both timers count it.
+        while prof.count() < 3 || vt.count() < 3 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "prof {} vt {}",
+                prof.count(),
+                vt.count()
+            );
+        }
+        std::hint::black_box(x);
+        for t in [Timer::Prof, Timer::Virtual] {
+            assert_eq!(
+                set_timer(t, Duration::ZERO, Duration::ZERO)
+                    .unwrap()
+                    .interval,
+                period
+            );
+        }
+    })
+    .assert_success();
+}
