@@ -8,35 +8,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// their dispositions must not be changed behind its back.
 static REGISTERED: AtomicU64 = AtomicU64::new(0);
 
-fn bit(sig: Signal) -> u64 {
-    let n = sig.as_raw();
-    if (1..=64).contains(&n) {
-        1 << (n - 1)
+fn bit(raw: i32) -> u64 {
+    if (1..=64).contains(&raw) {
+        1 << (raw - 1)
     } else {
         0
     }
 }
 
-/// Checks that a handler may be registered for `sig`, and records that one is.
-pub(crate) fn claim_for_handler(sig: Signal) -> Result<(), SignalError> {
+/// Checks that a handler may be registered for `sig`; returns its number. Nothing is recorded:
+/// callers check every signal first, then register, then [`mark_registered`].
+pub(crate) fn check_for_handler(sig: Signal) -> Result<i32, SignalError> {
+    let raw = sig.checked_raw()?;
     if !sig.is_catchable() {
         return Err(SignalError::Uncatchable(sig));
     }
     if matches!(sig, Signal::Segv | Signal::Bus | Signal::Ill | Signal::Fpe) {
         return Err(SignalError::Fault(sig));
     }
-    REGISTERED.fetch_or(bit(sig), Ordering::AcqRel);
-    Ok(())
+    Ok(raw)
+}
+
+/// Records that signal-hook installed (or may have installed) its handler for these signals.
+pub(crate) fn mark_registered(raws: &[i32]) {
+    let bits = raws.iter().fold(0, |acc, &r| acc | bit(r));
+    REGISTERED.fetch_or(bits, Ordering::AcqRel);
 }
 
 fn settable(sig: Signal) -> Result<i32, SignalError> {
+    let raw = sig.checked_raw()?;
     if !sig.is_catchable() {
         return Err(SignalError::Uncatchable(sig));
     }
-    if REGISTERED.load(Ordering::Acquire) & bit(sig) != 0 {
+    if REGISTERED.load(Ordering::Acquire) & bit(raw) != 0 {
         return Err(SignalError::HandlerRegistered(sig));
     }
-    Ok(sig.as_raw())
+    Ok(raw)
 }
 
 /// Restores the default action of `sig` (see [`Signal::default_action`]).
@@ -45,7 +52,10 @@ fn settable(sig: Signal) -> Result<i32, SignalError> {
 /// [`SignalCounter`](crate::SignalCounter), [`spawn_handler`](crate::spawn_handler) or
 /// [`register_raw`](crate::register_raw)), its disposition stays with that machinery for the
 /// life of the process: signal-hook never reinstalls its handler, so changing it would break
-/// every later handler. Dropping the last handler leaves the signal *ignored*.
+/// every later handler. Dropping the last handler leaves signal-hook's handler in place with
+/// nothing to do: the signal is caught and discarded. That is not `SIG_IGN`: it still
+/// interrupts blocking calls, a program started with `exec` gets the default action back, and
+/// SIGCHLD children are not reaped automatically.
 ///
 /// # Errors
 ///
@@ -57,6 +67,9 @@ pub fn set_default(sig: Signal) -> Result<(), SignalError> {
 }
 
 /// Ignores `sig` from now on: it is discarded when sent.
+///
+/// Ignoring SIGCHLD has the effect of [`ignore_children`]: children are reaped by the kernel
+/// and their exit statuses are gone.
 ///
 /// # Errors
 ///

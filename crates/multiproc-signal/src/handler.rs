@@ -1,7 +1,7 @@
 //! Handlers: signals received as ordinary Rust values (an iterator, a thread running a
 //! closure, a counter), and the `unsafe` raw handler.
 
-use crate::disposition::claim_for_handler;
+use crate::disposition::{check_for_handler, mark_registered};
 use crate::{sys, Signal, SignalError};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,10 +39,21 @@ impl fmt::Debug for Signals {
     }
 }
 
+/// Checks every signal before anything is registered: a bad one must not leave the good ones
+/// half-installed.
 fn checked(sigs: impl IntoIterator<Item = Signal>) -> Result<Vec<i32>, SignalError> {
-    sigs.into_iter()
-        .map(|s| claim_for_handler(s).map(|()| s.as_raw()))
-        .collect()
+    sigs.into_iter().map(check_for_handler).collect()
+}
+
+/// Marks `raws` as registered whatever the outcome of `register`: even a failed registration
+/// may have installed signal-hook's handler for some of them.
+fn registering<T>(
+    raws: &[i32],
+    register: impl FnOnce() -> Result<T, SignalError>,
+) -> Result<T, SignalError> {
+    let r = register();
+    mark_registered(raws);
+    r
 }
 
 fn to_signals(raw: impl Iterator<Item = i32>) -> impl Iterator<Item = Signal> {
@@ -58,9 +69,8 @@ impl Signals {
     /// SIGSEGV/SIGBUS/SIGILL/SIGFPE, [`SignalError::Io`].
     pub fn new(sigs: impl IntoIterator<Item = Signal>) -> Result<Signals, SignalError> {
         let raw = checked(sigs)?;
-        Ok(Signals {
-            inner: signal_hook::iterator::Signals::new(raw)?,
-        })
+        let inner = registering(&raw, || Ok(signal_hook::iterator::Signals::new(&raw)?))?;
+        Ok(Signals { inner })
     }
 
     /// Starts receiving `sig` too.
@@ -69,8 +79,8 @@ impl Signals {
     ///
     /// As [`Signals::new`].
     pub fn add(&self, sig: Signal) -> Result<(), SignalError> {
-        claim_for_handler(sig)?;
-        Ok(self.inner.add_signal(sig.as_raw())?)
+        let raw = check_for_handler(sig)?;
+        registering(&[raw], || Ok(self.inner.add_signal(raw)?))
     }
 
     /// The signals that arrived since the last call, without blocking.
@@ -78,8 +88,8 @@ impl Signals {
         to_signals(self.inner.pending())
     }
 
-    /// Blocks until at least one signal arrived (or the handle was closed), then returns those
-    /// that did.
+    /// Blocks until something arrived (or the handle was closed), then returns the signals
+    /// that did — possibly none, on a spurious wake-up.
     pub fn wait(&mut self) -> impl Iterator<Item = Signal> + '_ {
         to_signals(self.inner.wait())
     }
@@ -95,12 +105,13 @@ impl Signals {
     }
 }
 
-/// Closes a [`Signals`] from anywhere: its `wait` and `forever` end.
+/// Closes a [`Signals`] from anywhere: its `wait` and `forever` end. The signals stay caught
+/// (and recorded) until the `Signals` itself is dropped.
 #[derive(Debug, Clone)]
 pub struct SignalsHandle(signal_hook::iterator::Handle);
 
 impl SignalsHandle {
-    /// Closes the iterator and stops receiving its signals.
+    /// Closes the iterator: `wait` and `forever` return.
     pub fn close(&self) {
         self.0.close();
     }
@@ -115,7 +126,10 @@ impl SignalsHandle {
 /// ordinary Rust (it may lock, allocate, print). Coalescing as for [`Signals`].
 ///
 /// The thread makes this process multi-threaded: forking it afterwards is subject to the
-/// usual hazard (only the forking thread exists in the child).
+/// usual hazard (only the forking thread exists in the child, where the handler thread is
+/// gone; dropping the inherited `HandlerThread` there does not wait for it). A call of
+/// `handler` that panics is reported (by the panic hook) and the thread goes on with the next
+/// signal.
 ///
 /// # Errors
 ///
@@ -144,12 +158,14 @@ pub fn spawn_handler(
         .name("multiproc-signal".into())
         .spawn(move || {
             for sig in signals.forever() {
-                handler(sig);
+                // A panicking handler must not stop signals being handled.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(sig)));
             }
         })?;
     Ok(HandlerThread {
         handle,
         thread: Some(thread),
+        pid: std::process::id(),
     })
 }
 
@@ -159,6 +175,8 @@ pub fn spawn_handler(
 pub struct HandlerThread {
     handle: SignalsHandle,
     thread: Option<JoinHandle<()>>,
+    /// The process the thread runs in: a forked child has no such thread to join.
+    pid: u32,
 }
 
 impl HandlerThread {
@@ -170,7 +188,9 @@ impl HandlerThread {
     fn finish(&mut self) {
         self.handle.close();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if self.pid == std::process::id() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -210,15 +230,17 @@ impl SignalCounter {
     ///
     /// As [`Signals::new`].
     pub fn new(sig: Signal) -> Result<SignalCounter, SignalError> {
-        claim_for_handler(sig)?;
+        let raw = check_for_handler(sig)?;
         let count = Arc::new(AtomicU64::new(0));
         let c = Arc::clone(&count);
-        // SAFETY: the action is one atomic increment: async-signal-safe, cannot panic.
-        let id = unsafe {
-            sys::register(sig.as_raw(), move || {
-                c.fetch_add(1, Ordering::SeqCst);
-            })
-        }?;
+        let id = registering(&[raw], || {
+            // SAFETY: the action is one atomic increment: async-signal-safe, cannot panic.
+            unsafe {
+                sys::register(raw, move || {
+                    c.fetch_add(1, Ordering::SeqCst);
+                })
+            }
+        })?;
         Ok(SignalCounter { count, id })
     }
 
@@ -256,8 +278,9 @@ impl Drop for RawHandler {
 ///   — not `println!`, not allocation, not `Mutex::lock`, nothing that may take a lock the
 ///   interrupted code holds;
 /// - touch shared state only through atomics (lock-free ones);
-/// - never panic (unwinding out of a signal handler is undefined behaviour);
-/// - preserve `errno` if it calls anything that may set it.
+/// - never panic (unwinding out of a signal handler is undefined behaviour).
+///
+/// (signal-hook saves and restores `errno` around it.)
 ///
 /// Prefer [`Signals`], [`spawn_handler`] or [`SignalCounter`], which have none of these rules.
 ///
@@ -269,8 +292,8 @@ pub unsafe fn register_raw(
     sig: Signal,
     action: impl Fn() + Send + Sync + 'static,
 ) -> Result<RawHandler, SignalError> {
-    claim_for_handler(sig)?;
+    let raw = check_for_handler(sig)?;
     // SAFETY: forwarded to the caller's contract above.
-    let id = unsafe { sys::register(sig.as_raw(), action) }?;
+    let id = registering(&[raw], || unsafe { sys::register(raw, action) })?;
     Ok(RawHandler { id })
 }

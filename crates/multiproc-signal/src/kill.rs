@@ -64,17 +64,21 @@ fn one_process(pid: Pid) -> Result<i32, SignalError> {
 /// ```
 #[doc(alias = "os.kill")]
 pub fn kill(pid: Pid, sig: Signal) -> Result<(), SignalError> {
-    Ok(sys::kill(one_process(pid)?, sig.as_raw())?)
+    Ok(sys::kill(one_process(pid)?, sig.checked_raw()?)?)
 }
 
 /// Sends `sig` to every process of the process group `pgid` (`killpg`).
 ///
 /// # Errors
 ///
-/// [`SignalError::InvalidPid`] for `pgid <= 0`; [`SignalError::Io`] (`ESRCH`, `EPERM`).
+/// [`SignalError::InvalidPid`] for `pgid <= 1` (`-1` would signal every process we may);
+/// [`SignalError::Io`] (`ESRCH`, `EPERM`).
 #[doc(alias = "killpg")]
 pub fn kill_group(pgid: Pid, sig: Signal) -> Result<(), SignalError> {
-    Ok(sys::kill(-one_process(pgid)?, sig.as_raw())?)
+    if pgid.0 <= 1 {
+        return Err(SignalError::InvalidPid(pgid.0));
+    }
+    Ok(sys::kill(-pgid.0, sig.checked_raw()?)?)
 }
 
 /// Whether a process with this pid exists (`kill(pid, 0)`): a zombie not yet reaped exists; a
@@ -100,7 +104,7 @@ pub fn is_alive(pid: Pid) -> Result<bool, SignalError> {
 /// [`SignalError::Io`] if the kernel refuses.
 #[doc(alias = "raise_signal")]
 pub fn raise(sig: Signal) -> Result<(), SignalError> {
-    Ok(sys::raise(sig.as_raw())?)
+    Ok(sys::raise(sig.checked_raw()?)?)
 }
 
 /// A file descriptor that names one process for as long as it is open (`pidfd_open`): signals
@@ -138,7 +142,7 @@ impl PidFd {
     ///
     /// `ESRCH` once the process has exited and been reaped.
     pub fn send(&self, sig: Signal) -> Result<(), SignalError> {
-        Ok(sys::pidfd_send_signal(&self.fd, sig.as_raw())?)
+        Ok(sys::pidfd_send_signal(&self.fd, sig.checked_raw()?)?)
     }
 }
 

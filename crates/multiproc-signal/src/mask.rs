@@ -3,17 +3,26 @@
 use crate::{sys, Signal, SignalError, SignalSet};
 use std::marker::PhantomData;
 
-/// Restores the calling thread's previous signal mask when dropped. Not `Send`: a mask belongs
-/// to one thread.
+/// Undoes its own change to the calling thread's signal mask when dropped: unblocks what
+/// [`block`] newly blocked, re-blocks what [`unblock`] unblocked — so guards may be dropped in
+/// any order. Not `Send`: a mask belongs to one thread.
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(multiproc_signal::block([multiproc_signal::Signal::Usr1]).unwrap());
+/// ```
 #[derive(Debug)]
-#[must_use = "dropping the guard restores the previous mask at once"]
+#[must_use = "dropping the guard undoes the change at once"]
 pub struct MaskGuard {
     previous: SignalSet,
+    /// The signals this guard changed, and how to undo that.
+    changed: SignalSet,
+    undo: libc::c_int,
     _not_send: PhantomData<*const ()>,
 }
 
 impl MaskGuard {
-    /// The mask that dropping the guard restores.
+    /// The thread's mask before the guard's change.
     pub fn previous(&self) -> SignalSet {
         self.previous
     }
@@ -26,17 +35,20 @@ impl MaskGuard {
 
 impl Drop for MaskGuard {
     fn drop(&mut self) {
-        let _ = sys::thread_sigmask(libc::SIG_SETMASK, Some(self.previous));
+        if !self.changed.is_empty() {
+            let _ = sys::thread_sigmask(self.undo, Some(self.changed));
+        }
     }
 }
 
-fn check(set: SignalSet) -> Result<(), SignalError> {
+fn check(set: SignalSet) -> Result<SignalSet, SignalError> {
+    let set = set.checked()?;
     for sig in [Signal::Kill, Signal::Stop] {
         if set.contains(sig) {
             return Err(SignalError::Uncatchable(sig));
         }
     }
-    Ok(())
+    Ok(set)
 }
 
 /// Blocks `set` for the calling thread until the guard is dropped. A blocked signal stays
@@ -70,11 +82,12 @@ fn check(set: SignalSet) -> Result<(), SignalError> {
 #[doc(alias = "pthread_sigmask")]
 #[doc(alias = "sigprocmask")]
 pub fn block(set: impl Into<SignalSet>) -> Result<MaskGuard, SignalError> {
-    let set = set.into();
-    check(set)?;
+    let set = check(set.into())?;
     let previous = sys::thread_sigmask(libc::SIG_BLOCK, Some(set))?;
     Ok(MaskGuard {
         previous,
+        changed: SignalSet::from_bits(set.bits() & !previous.bits()),
+        undo: libc::SIG_UNBLOCK,
         _not_send: PhantomData,
     })
 }
@@ -83,11 +96,14 @@ pub fn block(set: impl Into<SignalSet>) -> Result<MaskGuard, SignalError> {
 ///
 /// # Errors
 ///
-/// [`SignalError::Io`] if the kernel refuses.
+/// [`SignalError::Invalid`] for signals this system does not have; [`SignalError::Io`].
 pub fn unblock(set: impl Into<SignalSet>) -> Result<MaskGuard, SignalError> {
-    let previous = sys::thread_sigmask(libc::SIG_UNBLOCK, Some(set.into()))?;
+    let set = set.into().checked()?;
+    let previous = sys::thread_sigmask(libc::SIG_UNBLOCK, Some(set))?;
     Ok(MaskGuard {
         previous,
+        changed: SignalSet::from_bits(set.bits() & previous.bits()),
+        undo: libc::SIG_BLOCK,
         _not_send: PhantomData,
     })
 }

@@ -12,39 +12,54 @@ use std::fmt;
 /// assert!(set.contains(Signal::Term));
 /// assert_eq!(set.iter().count(), 2);
 /// ```
+///
+/// A signal this system does not have (a [`Signal::Realtime`] beyond `SIGRTMAX`) is not a
+/// member, but the set remembers it was given one: every operation taking the set then fails
+/// with [`SignalError::Invalid`](crate::SignalError::Invalid) instead of quietly doing less.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct SignalSet(u64);
+pub struct SignalSet(u64, Option<Signal>);
 
 impl SignalSet {
     /// The empty set.
     pub const fn empty() -> SignalSet {
-        SignalSet(0)
+        SignalSet(0, None)
     }
 
-    fn bit(sig: Signal) -> u64 {
-        let n = sig.as_raw();
-        if (1..=64).contains(&n) {
-            1u64 << (n - 1)
-        } else {
-            0
+    fn bit(sig: Signal) -> Option<u64> {
+        match sig.checked_raw() {
+            Ok(n) if (1..=64).contains(&n) => Some(1u64 << (n - 1)),
+            _ => None,
         }
     }
 
     /// Adds `sig`.
     pub fn insert(&mut self, sig: Signal) -> &mut Self {
-        self.0 |= Self::bit(sig);
+        match Self::bit(sig) {
+            Some(b) => self.0 |= b,
+            None => self.1 = Some(sig),
+        }
         self
+    }
+
+    /// Fails if an invalid signal was inserted.
+    pub(crate) fn checked(self) -> Result<SignalSet, crate::SignalError> {
+        match self.1 {
+            Some(bad) => Err(crate::SignalError::Invalid(bad.to_string())),
+            None => Ok(self),
+        }
     }
 
     /// Removes `sig`.
     pub fn remove(&mut self, sig: Signal) -> &mut Self {
-        self.0 &= !Self::bit(sig);
+        if let Some(b) = Self::bit(sig) {
+            self.0 &= !b;
+        }
         self
     }
 
     /// Whether `sig` is in the set.
     pub fn contains(&self, sig: Signal) -> bool {
-        self.0 & Self::bit(sig) != 0
+        Self::bit(sig).is_some_and(|b| self.0 & b != 0)
     }
 
     /// Whether the set is empty.
@@ -64,7 +79,7 @@ impl SignalSet {
     }
 
     pub(crate) fn from_bits(bits: u64) -> SignalSet {
-        SignalSet(bits)
+        SignalSet(bits, None)
     }
 }
 

@@ -139,6 +139,21 @@ fn rt_max() -> i32 {
 }
 
 impl Signal {
+    /// The signal's number, if this system has the signal: a [`Signal::Realtime`] beyond
+    /// `SIGRTMAX` does not exist. Every operation of this crate checks it first.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::Invalid`] for a real-time signal out of range.
+    pub fn checked_raw(self) -> Result<i32, SignalError> {
+        let raw = self.as_raw();
+        if (1..=rt_max()).contains(&raw) {
+            Ok(raw)
+        } else {
+            Err(SignalError::Invalid(self.to_string()))
+        }
+    }
+
     /// Whether a handler can be installed for it (not SIGKILL or SIGSTOP).
     pub fn is_catchable(self) -> bool {
         !matches!(self, Signal::Kill | Signal::Stop)
@@ -154,7 +169,8 @@ impl fmt::Display for Signal {
 impl FromStr for Signal {
     type Err = SignalError;
 
-    /// Parses `"SIGTERM"`, `"TERM"` (any case), `"15"`, `"SIGRTMIN+3"` or `"RTMIN+3"`.
+    /// Parses `"SIGTERM"`, `"TERM"` (any case), `"15"`, `"SIGRTMIN+3"`, `"RTMIN+3"`,
+    /// `"SIGRTMAX"` or `"SIGRTMAX-2"`.
     fn from_str(s: &str) -> Result<Signal, SignalError> {
         let t = s.trim();
         if let Ok(n) = t.parse::<i32>() {
@@ -168,6 +184,14 @@ impl FromStr for Signal {
         }
         if bare == "RTMIN" {
             return Ok(Signal::Realtime(0));
+        }
+        if let Some(rest) = bare.strip_prefix("RTMAX") {
+            let back: i32 = match rest.strip_prefix('-') {
+                Some(n) => n.parse().map_err(|_| SignalError::Invalid(s.to_owned()))?,
+                None if rest.is_empty() => 0,
+                None => return Err(SignalError::Invalid(s.to_owned())),
+            };
+            return Signal::from_raw(rt_max() - back);
         }
         let aliases = [
             ("IOT", Signal::Abrt),

@@ -61,6 +61,12 @@ pub(crate) fn sigpending() -> io::Result<SignalSet> {
     Ok(from_sigset(&s))
 }
 
+/// `pause(2)`: sleeps until a signal runs a handler or terminates the process.
+pub(crate) fn pause() {
+    // SAFETY: pause has no preconditions; it returns -1/EINTR after a handler ran.
+    unsafe { libc::pause() };
+}
+
 /// Replaces the mask with `mask` and waits for a handled signal, atomically; restores it.
 pub(crate) fn sigsuspend(mask: SignalSet) {
     let m = to_sigset(mask);
@@ -135,10 +141,13 @@ pub(crate) fn alarm(secs: u32) -> u32 {
     unsafe { libc::alarm(secs) }
 }
 
+/// Microseconds, rounded up (as Python does): a non-zero duration below 1 µs must not become
+/// zero, which would disarm the timer instead of arming it.
 fn timeval(d: Duration) -> libc::timeval {
+    let us = d.as_nanos().div_ceil(1000);
     libc::timeval {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
+        tv_sec: (us / 1_000_000).min(i64::MAX as u128) as libc::time_t,
+        tv_usec: (us % 1_000_000) as libc::suseconds_t,
     }
 }
 

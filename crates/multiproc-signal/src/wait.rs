@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 /// without that race, block the signal, check, then [`suspend`].
 #[doc(alias = "sigsuspend")]
 pub fn pause() {
-    let mask = thread_mask().unwrap_or_default();
-    sys::sigsuspend(mask);
+    sys::pause();
 }
 
 /// The race-free `pause`: with the signals of `set` blocked by the caller, unblocks them and
@@ -39,7 +38,7 @@ pub fn pause() {
 /// # Ok::<(), multiproc_signal::SignalError>(())
 /// ```
 pub fn suspend(set: impl Into<SignalSet>) -> Result<(), SignalError> {
-    let set = set.into();
+    let set = set.into().checked()?;
     let mask = SignalSet::from_bits(thread_mask()?.bits() & !set.bits());
     sys::sigsuspend(mask);
     Ok(())

@@ -104,7 +104,71 @@ fn uncatchable_and_fault_signals_are_refused() {
             Err(SignalError::InvalidPid(_))
         ));
     }
+    // Group 1 would be kill(-1): every process we may signal.
+    assert!(matches!(
+        kill_group(Pid::from_raw(1), Signal::Cont),
+        Err(SignalError::InvalidPid(1))
+    ));
     assert!(is_alive(Pid::this()).unwrap());
+}
+
+#[test]
+fn realtime_signals_out_of_range_are_refused_everywhere() {
+    let max = libc::SIGRTMAX() - libc::SIGRTMIN();
+    assert_eq!(
+        Signal::from_raw(libc::SIGRTMAX()).unwrap(),
+        Signal::Realtime(max as u8)
+    );
+    assert_eq!(
+        "SIGRTMAX".parse::<Signal>().unwrap(),
+        Signal::Realtime(max as u8)
+    );
+    assert_eq!(
+        "RTMAX-1".parse::<Signal>().unwrap(),
+        Signal::Realtime(max as u8 - 1)
+    );
+    let bad = Signal::Realtime(max as u8 + 1);
+    let invalid = |r: Result<(), SignalError>| matches!(r, Err(SignalError::Invalid(_)));
+    assert!(invalid(bad.checked_raw().map(drop)));
+    assert!(invalid(kill(Pid::this(), bad)));
+    assert!(invalid(raise(bad)));
+    assert!(invalid(block([bad]).map(drop)));
+    assert!(invalid(unblock([bad]).map(drop)));
+    assert!(invalid(suspend([bad])));
+    assert!(invalid(wait_timeout([bad], Duration::ZERO).map(drop)));
+    assert!(invalid(ignore(bad)));
+    assert!(invalid(SignalCounter::new(bad).map(drop)));
+    let child = fork_child(|| {
+        // A bad signal next to a good one must leave the good one untouched: SIGTERM keeps its
+        // default action, and the dispositions stay settable.
+        assert!(matches!(
+            Signals::new([Signal::Term, bad]),
+            Err(SignalError::Invalid(_))
+        ));
+        assert!(matches!(
+            Signals::new([Signal::Usr1, Signal::Kill]),
+            Err(SignalError::Uncatchable(_))
+        ));
+        set_default(Signal::Usr1).unwrap();
+        set_default(Signal::Term).unwrap();
+        raise(Signal::Term).unwrap();
+        unreachable!("SIGTERM should have terminated the child");
+    });
+    assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGTERM));
+}
+
+#[test]
+fn pidfds_and_liveness_after_the_process_is_gone() {
+    let child = fork_child(|| {});
+    let pid = Pid::from_raw(child.pid());
+    let fd = PidFd::open(pid).unwrap();
+    assert_eq!(fd.pid(), pid);
+    assert_eq!(child.wait(), ChildExit::Exited(0)); // reaped
+    match fd.send(Signal::Term) {
+        Err(SignalError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ESRCH)),
+        other => panic!("expected ESRCH, got {other:?}"),
+    }
+    assert!(matches!(PidFd::open(pid), Err(SignalError::Io(_))));
 }
 
 #[test]
@@ -166,7 +230,8 @@ fn sigterm_handled_ignored_or_default() {
         while state.get() != 2 {
             std::thread::yield_now();
         }
-        assert!(!pending().unwrap().contains(Signal::Term));
+        // One more syscall: a pending, unignored SIGTERM would be delivered on its return.
+        thread_mask().unwrap();
     });
     wait_until("ignore", || state.get() == 1);
     pidfd(&ignoring).send(Signal::Term).unwrap();
@@ -202,6 +267,19 @@ fn periodic_timer_ticks_are_counted() {
         assert!(start.elapsed() >= Duration::from_millis(95));
         set_timer(Timer::Real, Duration::ZERO, Duration::ZERO).unwrap();
         assert_eq!(get_timer(Timer::Real).unwrap(), TimerValue::default());
+        // Values round up to the timer's microsecond resolution.
+        set_timer(
+            Timer::Virtual,
+            Duration::from_secs(100),
+            Duration::from_nanos(1500),
+        )
+        .unwrap();
+        let v = set_timer(Timer::Virtual, Duration::ZERO, Duration::ZERO).unwrap();
+        assert_eq!(v.interval, Duration::from_micros(2));
+        // A value below the resolution arms the timer; it does not disarm it.
+        let before = alrm.count();
+        set_timer(Timer::Real, Duration::from_nanos(1), Duration::ZERO).unwrap();
+        wait_until("the 1 ns timer", || alrm.count() > before);
     })
     .assert_success();
 }
@@ -242,7 +320,15 @@ fn a_burst_of_1000_is_seen_and_realtime_signals_are_counted_exactly() {
         fd.send(Signal::Usr1).unwrap();
     }
     for _ in 0..1000 {
-        fd.send(Signal::Realtime(2)).unwrap();
+        // Queued real-time signals count against RLIMIT_SIGPENDING: on EAGAIN, let the child
+        // catch up and send again.
+        while let Err(e) = fd.send(Signal::Realtime(2)) {
+            assert!(
+                matches!(&e, SignalError::Io(io) if io.raw_os_error() == Some(libc::EAGAIN)),
+                "{e}"
+            );
+            std::thread::yield_now();
+        }
     }
     fd.send(Signal::Usr2).unwrap();
     child.assert_success();
@@ -285,6 +371,23 @@ fn masks_hold_signals_until_unblocked() {
         assert!(!thread_mask().unwrap().contains(Signal::Usr1));
         // A kept mask stays.
         block([Signal::Usr2]).unwrap().keep();
+        assert!(thread_mask().unwrap().contains(Signal::Usr2));
+        // Guards undo their own change, whatever the order they are dropped in.
+        let a = block([Signal::Hup]).unwrap();
+        let b = block([Signal::Winch, Signal::Usr2]).unwrap();
+        drop(a);
+        let mask = thread_mask().unwrap();
+        assert!(!mask.contains(Signal::Hup) && mask.contains(Signal::Winch));
+        drop(b);
+        let mask = thread_mask().unwrap();
+        assert!(!mask.contains(Signal::Winch));
+        assert!(
+            mask.contains(Signal::Usr2),
+            "b must not unblock what it did not block"
+        );
+        let u = unblock([Signal::Usr2]).unwrap();
+        assert!(!thread_mask().unwrap().contains(Signal::Usr2));
+        drop(u);
         assert!(thread_mask().unwrap().contains(Signal::Usr2));
     })
     .assert_success();
@@ -349,6 +452,29 @@ fn spawned_handler_runs_ordinary_code_per_signal() {
             "got SIGUSR2"
         );
         handler.stop();
+        // A handler that panics does not end the thread; the next signal is still handled.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut first = true;
+        let handler = spawn_handler([Signal::Hup], move |_| {
+            if std::mem::take(&mut first) {
+                panic!("a handler bug");
+            }
+            tx.send(()).unwrap();
+        })
+        .unwrap();
+        raise(Signal::Hup).unwrap();
+        let start = Instant::now();
+        while rx.try_recv().is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the handler thread died"
+            );
+            raise(Signal::Hup).unwrap();
+            std::thread::yield_now();
+        }
+        // A forked child has no handler thread: dropping the inherited handle must not wait
+        // for it (or panic).
+        fork_child(move || drop(handler)).assert_success();
     });
     wait_until("the handler thread", || ready.get() == 1);
     pidfd(&child).send(Signal::Usr2).unwrap();
