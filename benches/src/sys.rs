@@ -361,3 +361,69 @@ pub fn install_self_pipe(sig: libc::c_int) -> std::fs::File {
     // SAFETY: a fresh fd from pipe2 that nothing else owns.
     unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
 }
+
+/// A raw_sync event (`Event`: pthread mutex + condvar; `BusyEvent`: spinning) in a shared
+/// region, auto-reset.
+pub struct RawSyncEvent {
+    _region: SharedRegion,
+    event: Box<dyn raw_sync::events::EventImpl>,
+}
+
+// SAFETY: the event object only holds pointers into its own shared region.
+unsafe impl Sync for RawSyncEvent {}
+
+impl std::fmt::Debug for RawSyncEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSyncEvent").finish_non_exhaustive()
+    }
+}
+
+impl RawSyncEvent {
+    /// A fresh auto-reset event; `busy` picks raw_sync's spinning `BusyEvent`.
+    ///
+    /// # Panics
+    ///
+    /// If raw_sync fails to create it.
+    pub fn new(busy: bool) -> Self {
+        use raw_sync::events::{BusyEvent, Event, EventInit};
+        let region = SharedRegion::new(4096);
+        let mem = region.ptr(0);
+        // SAFETY: `mem` points at 4 KiB of zeroed shared memory owned by `region`, which lives
+        // as long as the event.
+        let (event, _) = unsafe {
+            if busy {
+                BusyEvent::new(mem, true)
+            } else {
+                Event::new(mem, true)
+            }
+        }
+        .expect("raw_sync event");
+        RawSyncEvent {
+            _region: region,
+            event,
+        }
+    }
+
+    /// Signals the event.
+    pub fn set(&self) {
+        self.event
+            .set(raw_sync::events::EventState::Signaled)
+            .expect("raw_sync set");
+    }
+
+    /// Waits for the event (and resets it).
+    pub fn wait(&self) {
+        self.event
+            .wait(raw_sync::Timeout::Infinite)
+            .expect("raw_sync wait");
+    }
+}
+
+/// An eventfd (semaphore mode), inherited across fork.
+pub fn eventfd() -> std::fs::File {
+    // SAFETY: eventfd returns a new fd or -1; no memory is involved.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_SEMAPHORE) };
+    assert!(fd >= 0, "eventfd");
+    // SAFETY: a fresh fd that nothing else owns.
+    unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+}

@@ -180,6 +180,29 @@ fn handled_sigterm() -> Result {
     Ok(())
 }
 
+fn semaphore() -> Result {
+    const ROUNDS: u32 = 100_000;
+    let (ping, pong) = (Semaphore::new(0)?, Semaphore::new(0)?);
+    let child = fork_child(|| {
+        for _ in 0..ROUNDS {
+            ping.acquire();
+            pong.release().expect("release");
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..ROUNDS {
+        ping.release()?;
+        pong.acquire();
+    }
+    let took = start.elapsed();
+    child.assert_success();
+    println!(
+        "Semaphore         {ROUNDS} ping-pong round trips with a child: {:.2?} each",
+        took / ROUNDS
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -187,6 +210,7 @@ fn main() -> Result {
     array()?;
     shared_memory()?;
     owner_died()?;
+    semaphore()?;
     alarm()?;
     handled_sigterm()?;
     println!(

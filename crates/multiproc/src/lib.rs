@@ -42,6 +42,9 @@
 //! | `signal.pause()`, `sigwait`, `sigtimedwait` | [`signal::pause`], [`signal::suspend`], [`signal::wait`], [`signal::wait_timeout`] | `suspend` is the race-free pause |
 //! | `signal.pthread_sigmask` | [`signal::block`], [`signal::unblock`] | a guard restores the mask |
 //! | `signal.signal(SIGCHLD, SIG_IGN)` | [`signal::ignore_children`] | exit statuses are then gone |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new(n)`](Semaphore::new), [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) | shared by fork, fd or name |
+//! | `sem.acquire(timeout=t)`, `sem.release()` | [`acquire_timeout(t)`](Semaphore::acquire_timeout), [`release()`](Semaphore::release) | bounded: over-release is an error |
+//! | `with sem:` | [`sem.access()`](Semaphore::access) | a guard |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.
@@ -52,6 +55,7 @@
 //!   `SharedMemory`.
 //! * [`signal`] (feature `signal`, default): `Signal`, `kill`, `PidFd`, `alarm`, timers, masks,
 //!   waiting, handlers.
+//! * [`semaphore`] (feature `semaphore`, default): `Semaphore`, `BoundedSemaphore`.
 //!
 //! Linux only.
 
@@ -75,8 +79,20 @@ pub use multiproc_signal as signal;
 #[doc(inline)]
 pub use multiproc_signal::{Pid, Signal, Signals};
 
+/// Counting and bounded semaphores across processes (crate `multiproc-semaphore`).
+#[cfg(feature = "semaphore")]
+#[doc(inline)]
+pub use multiproc_semaphore as semaphore;
+
+#[cfg(feature = "semaphore")]
+#[doc(inline)]
+pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "semaphore")]
+    #[doc(no_inline)]
+    pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};
     #[cfg(feature = "shm")]
     #[doc(no_inline)]
     pub use multiproc_shm::{

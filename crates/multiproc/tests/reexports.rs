@@ -77,3 +77,18 @@ fn signal_reexports_work_across_a_fork() {
     ));
     assert_eq!(signal::alarm(0), 0);
 }
+
+#[test]
+fn semaphore_reexports_work_across_a_fork() {
+    let sem = multiproc::Semaphore::new(0).unwrap();
+    let bounded = multiproc::semaphore::BoundedSemaphore::new(1).unwrap();
+    fork_child(|| {
+        let _unit = bounded.access();
+        sem.release().unwrap();
+    })
+    .assert_success();
+    assert!(sem.acquire_timeout(std::time::Duration::from_secs(10)));
+    assert_eq!(bounded.value(), 1);
+    let _: &BoundedSemaphore = &bounded;
+    let _: Option<&Semaphore> = None;
+}

@@ -1,0 +1,50 @@
+"""W7 in Python: Semaphore and Event ping-pong round trips between two processes.
+
+Run: python3 benches/python/w7_ping_pong.py [N]   (prints microseconds per round trip)
+"""
+import multiprocessing as mp
+import sys
+import time
+
+
+def sem_child(ping, pong, n):
+    for _ in range(n):
+        ping.acquire()
+        pong.release()
+
+
+def event_child(ping, pong, n):
+    for _ in range(n):
+        ping.wait()
+        ping.clear()
+        pong.set()
+
+
+def run(kind, n):
+    ctx = mp.get_context("fork")
+    if kind == "Semaphore":
+        ping, pong = ctx.Semaphore(0), ctx.Semaphore(0)
+        child = ctx.Process(target=sem_child, args=(ping, pong, n))
+        child.start()
+        start = time.monotonic()
+        for _ in range(n):
+            ping.release()
+            pong.acquire()
+    else:
+        ping, pong = ctx.Event(), ctx.Event()
+        child = ctx.Process(target=event_child, args=(ping, pong, n))
+        child.start()
+        start = time.monotonic()
+        for _ in range(n):
+            ping.set()
+            pong.wait()
+            pong.clear()
+    took = time.monotonic() - start
+    child.join()
+    print(f"w7 python {kind}: {took / n * 1e6:.1f} us per round trip")
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    run("Semaphore", n)
+    run("Event", n)
