@@ -10,6 +10,7 @@
 //! - [`block`]: the shared block primitives live in (sealed memfd, or named `shm_open` object),
 //!   with a checked header.
 //! - [`copy`]: race-tolerant copies in and out of shared memory (no data-race UB).
+//! - [`object`]: a block that is anonymous or named, with creator-only unlink.
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
 //! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
 //! - `testing` (feature `test-support`): `fork_child`, re-executing the test binary, and
@@ -26,6 +27,7 @@ pub mod errno;
 pub mod fdpass;
 pub mod futex;
 pub mod identity;
+pub mod object;
 pub mod robust;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -1,9 +1,10 @@
 //! `Semaphore` and `BoundedSemaphore`.
 
-use multiproc_internal::block::{Layout, SharedBlock, FLAG_PERSIST, HEADER_LEN};
+use multiproc_internal::block::{Layout, HEADER_LEN};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::errno::invalid_data;
 use multiproc_internal::futex;
+use multiproc_internal::object::SharedObject;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -64,13 +65,11 @@ impl std::error::Error for ReleaseError {}
 /// The shared core of both semaphore types.
 #[derive(Debug)]
 struct Inner {
-    block: SharedBlock,
-    /// Name and identity of a named semaphore, and whether this handle unlinks it on drop.
-    unlink_on_drop: bool,
+    obj: SharedObject,
 }
 
 impl Inner {
-    fn create(value: u32, max: u32, name: Option<&str>, named: bool) -> io::Result<Inner> {
+    fn create(value: u32, max: u32, name: Option<&str>) -> io::Result<Inner> {
         if value > max || max > MAX_VALUE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -80,27 +79,16 @@ impl Inner {
                 ),
             ));
         }
-        let mut block = if named {
-            SharedBlock::create_named(name, &layout(), PAYLOAD)?
-        } else {
-            SharedBlock::create_anonymous("semaphore", &layout(), PAYLOAD)?
-        };
-        // The handle decides about unlinking (see `Drop`), not the block.
-        block.set_unlink_on_drop(false);
         let inner = Inner {
-            block,
-            unlink_on_drop: named,
+            obj: SharedObject::create("semaphore", &layout(), PAYLOAD, name)?,
         };
         inner.word(MAX).store(max, Ordering::Relaxed);
         inner.word(COUNT).store(value, Ordering::Release);
         Ok(inner)
     }
 
-    fn checked(block: SharedBlock) -> io::Result<Inner> {
-        let inner = Inner {
-            block,
-            unlink_on_drop: false,
-        };
+    fn checked(obj: SharedObject) -> io::Result<Inner> {
+        let inner = Inner { obj };
         let max = inner.max();
         if max > MAX_VALUE || inner.value() > max {
             return Err(invalid_data("semaphore state is out of range"));
@@ -109,7 +97,8 @@ impl Inner {
     }
 
     fn word(&self, offset: usize) -> &AtomicU32 {
-        self.block
+        self.obj
+            .block()
             .atomic_u32(offset)
             .expect("semaphore words are inside the block")
     }
@@ -184,35 +173,14 @@ impl Inner {
         }
         Ok(())
     }
-
-    fn keep(&mut self) {
-        self.unlink_on_drop = false;
-        self.block.header().set_flag(FLAG_PERSIST, true);
-    }
-
-    fn unlink(&mut self) -> io::Result<()> {
-        self.unlink_on_drop = false;
-        self.block.unlink()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Only the creating process: a forked child's copy never unlinks.
-        if self.unlink_on_drop && self.block.is_creator() {
-            let _ = self.block.unlink();
-        }
-    }
 }
 
 fn open_named(name: &str) -> io::Result<Inner> {
-    let (block, _) = SharedBlock::open_named(name, MAGIC, VERSION, (1, 1))?;
-    Inner::checked(block)
+    Inner::checked(SharedObject::open(name, MAGIC, VERSION)?)
 }
 
 fn from_fd(fd: OwnedFd) -> io::Result<Inner> {
-    let (block, _) = SharedBlock::from_fd(fd, MAGIC, VERSION, (1, 1))?;
-    Inner::checked(block)
+    Inner::checked(SharedObject::from_fd(fd, MAGIC, VERSION)?)
 }
 
 macro_rules! semaphore_type {
@@ -256,12 +224,12 @@ macro_rules! semaphore_type {
 
             /// The name of a named semaphore.
             pub fn name(&self) -> Option<&str> {
-                self.inner.block.name()
+                self.inner.obj.block().name()
             }
 
             /// Keeps a named semaphore after its creator's handle is dropped (no unlink on drop).
             pub fn keep(&mut self) {
-                self.inner.keep();
+                self.inner.obj.keep();
             }
 
             /// Removes a named semaphore's name; existing handles keep working.
@@ -271,14 +239,14 @@ macro_rules! semaphore_type {
             /// `NotFound` if already unlinked; `InvalidInput` for an anonymous semaphore.
             #[doc(alias = "sem_unlink")]
             pub fn unlink(&mut self) -> io::Result<()> {
-                self.inner.unlink()
+                self.inner.obj.unlink()
             }
         }
 
         impl AsFd for $name {
             /// The fd behind the semaphore: send it to another process and call `from_fd` there.
             fn as_fd(&self) -> BorrowedFd<'_> {
-                self.inner.block.fd()
+                self.inner.obj.block().fd()
             }
         }
 
@@ -349,7 +317,7 @@ impl Semaphore {
     /// `InvalidInput` for a value above [`MAX_VALUE`]; OS errors creating the memfd.
     pub fn new(value: u32) -> io::Result<Semaphore> {
         Ok(Semaphore {
-            inner: Inner::create(value, MAX_VALUE, None, false)?,
+            inner: Inner::create(value, MAX_VALUE, None)?,
         })
     }
 
@@ -362,7 +330,7 @@ impl Semaphore {
     /// `AlreadyExists` if the name exists; `InvalidInput` for bad names or values.
     pub fn create_named(name: &str, value: u32) -> io::Result<Semaphore> {
         Ok(Semaphore {
-            inner: Inner::create(value, MAX_VALUE, Some(name), true)?,
+            inner: Inner::create(value, MAX_VALUE, Some(name))?,
         })
     }
 
@@ -429,7 +397,7 @@ impl BoundedSemaphore {
     /// As [`Semaphore::new`].
     pub fn new(value: u32) -> io::Result<BoundedSemaphore> {
         Ok(BoundedSemaphore {
-            inner: Inner::create(value, value, None, false)?,
+            inner: Inner::create(value, value, None)?,
         })
     }
 
@@ -440,7 +408,7 @@ impl BoundedSemaphore {
     /// As [`Semaphore::create_named`].
     pub fn create_named(name: &str, value: u32) -> io::Result<BoundedSemaphore> {
         Ok(BoundedSemaphore {
-            inner: Inner::create(value, value, Some(name), true)?,
+            inner: Inner::create(value, value, Some(name))?,
         })
     }
 

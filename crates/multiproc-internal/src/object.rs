@@ -1,0 +1,98 @@
+//! `SharedObject`: a block that is either anonymous (shared by fork or fd) or named (opened by
+//! name), with the creator-only unlink that every named primitive needs.
+
+use crate::block::{Layout, SharedBlock, FLAG_PERSIST};
+use std::io;
+use std::os::fd::OwnedFd;
+
+/// A primitive's block, anonymous or named. A named object's creating handle unlinks the name
+/// when dropped, unless [`keep`](SharedObject::keep) was called; openers, fd receivers and
+/// forked children never do.
+#[derive(Debug)]
+pub struct SharedObject {
+    block: SharedBlock,
+    unlink_on_drop: bool,
+}
+
+impl SharedObject {
+    /// Creates an anonymous object (`name` `None`) or a named one, of `payload` bytes after
+    /// the header.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::create_anonymous`] and [`SharedBlock::create_named`].
+    pub fn create(
+        kind: &str,
+        layout: &Layout,
+        payload: usize,
+        name: Option<&str>,
+    ) -> io::Result<SharedObject> {
+        let (mut block, named) = match name {
+            Some(n) => (SharedBlock::create_named(Some(n), layout, payload)?, true),
+            None => (SharedBlock::create_anonymous(kind, layout, payload)?, false),
+        };
+        // The object decides about unlinking (see `Drop`), not the block.
+        block.set_unlink_on_drop(false);
+        Ok(SharedObject {
+            block,
+            unlink_on_drop: named,
+        })
+    }
+
+    /// Opens a named object, checking its header.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::open_named`].
+    pub fn open(name: &str, magic: u64, version: u32) -> io::Result<SharedObject> {
+        let (block, _) = SharedBlock::open_named(name, magic, version, (1, 1))?;
+        Ok(SharedObject {
+            block,
+            unlink_on_drop: false,
+        })
+    }
+
+    /// Maps an object received as an fd, checking its header and seals.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::from_fd`].
+    pub fn from_fd(fd: OwnedFd, magic: u64, version: u32) -> io::Result<SharedObject> {
+        let (block, _) = SharedBlock::from_fd(fd, magic, version, (1, 1))?;
+        Ok(SharedObject {
+            block,
+            unlink_on_drop: false,
+        })
+    }
+
+    /// The block.
+    pub fn block(&self) -> &SharedBlock {
+        &self.block
+    }
+
+    /// Keeps a named object after its creator's handle is dropped, and marks it so that
+    /// cleanup leaves it alone.
+    pub fn keep(&mut self) {
+        self.unlink_on_drop = false;
+        self.block.header().set_flag(FLAG_PERSIST, true);
+    }
+
+    /// Removes the name of a named object; existing handles keep working.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if already unlinked; `InvalidInput` for an anonymous object.
+    pub fn unlink(&mut self) -> io::Result<()> {
+        self.unlink_on_drop = false;
+        self.block.unlink()
+    }
+}
+
+impl Drop for SharedObject {
+    fn drop(&mut self) {
+        // Only the creating process: a forked child's copy never unlinks.
+        if self.unlink_on_drop && self.block.is_creator() {
+            let _ = self.block.unlink();
+        }
+    }
+}
