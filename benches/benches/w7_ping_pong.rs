@@ -1,5 +1,5 @@
 //! W7: ping-pong round trip between two processes — the parent signals, the child answers, the
-//! parent waits for the answer. multiproc's `Semaphore` (spin, then futex) against raw_sync's
+//! parent waits for the answer. multiproc's `Semaphore` and `Event` (spin, then futex) against raw_sync's
 //! `Event` (pthread mutex + condvar) and spinning `BusyEvent`, an eventfd pair and a raw futex
 //! pair that only sleep (what one kernel wake-up across cores costs). Python's figures come
 //! from `benches/python/w7_ping_pong.py`.
@@ -9,6 +9,7 @@ use multiproc_benches::sys::{eventfd, RawSyncEvent, SharedRegion};
 use multiproc_internal::futex;
 use multiproc_internal::testing::fork_child;
 use multiproc_semaphore::Semaphore;
+use multiproc_sync::Event;
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -34,6 +35,16 @@ impl Channel for RawSyncEvent {
     }
     fn wait(&self) {
         RawSyncEvent::wait(self);
+    }
+}
+
+impl Channel for Event {
+    fn signal(&self) {
+        self.set();
+    }
+    fn wait(&self) {
+        Event::wait(self);
+        self.clear();
     }
 }
 
@@ -90,6 +101,12 @@ fn w7(c: &mut Criterion) {
         "w7_ping_pong/multiproc_semaphore",
         Semaphore::new(0).unwrap(),
         Semaphore::new(0).unwrap(),
+    );
+    ping_pong(
+        c,
+        "w7_ping_pong/multiproc_event",
+        Event::new().unwrap(),
+        Event::new().unwrap(),
     );
     ping_pong(
         c,

@@ -203,6 +203,30 @@ fn semaphore() -> Result {
     Ok(())
 }
 
+fn event_and_barrier() -> Result {
+    let go = Event::new()?;
+    let meet = Barrier::new(3)?;
+    let start = Instant::now();
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            fork_child(|| {
+                go.wait();
+                meet.wait().expect("barrier");
+            })
+        })
+        .collect();
+    go.set();
+    let index = meet.wait().map_err(|e| e.to_string())?;
+    for k in kids {
+        k.assert_success();
+    }
+    println!(
+        "Event + Barrier   2 children released by one set(), met at a barrier of 3 (our index {index}) in {:.2?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -211,6 +235,7 @@ fn main() -> Result {
     shared_memory()?;
     owner_died()?;
     semaphore()?;
+    event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;
     println!(

@@ -45,6 +45,8 @@
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new(n)`](Semaphore::new), [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) | shared by fork, fd or name |
 //! | `sem.acquire(timeout=t)`, `sem.release()` | [`acquire_timeout(t)`](Semaphore::acquire_timeout), [`release()`](Semaphore::release) | bounded: over-release is an error |
 //! | `with sem:` | [`sem.access()`](Semaphore::access) | a guard |
+//! | `Event()`: `set`, `clear`, `is_set`, `wait(timeout)` | [`Event`]: [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) | a set is never missed by a waiter, even if cleared at once |
+//! | `Barrier(n)`: `wait`, `abort`, `reset`, `broken`, `n_waiting` | [`Barrier`]: [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout), [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting) | a timeout breaks it for everyone, as in Python |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.
@@ -56,6 +58,7 @@
 //! * [`signal`] (feature `signal`, default): `Signal`, `kill`, `PidFd`, `alarm`, timers, masks,
 //!   waiting, handlers.
 //! * [`semaphore`] (feature `semaphore`, default): `Semaphore`, `BoundedSemaphore`.
+//! * [`sync`] (feature `sync`, default): `Event`, `Barrier`.
 //!
 //! Linux only.
 
@@ -88,6 +91,15 @@ pub use multiproc_semaphore as semaphore;
 #[doc(inline)]
 pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};
 
+/// Synchronisation: `Event`, `Barrier` (crate `multiproc-sync`).
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use multiproc_sync as sync;
+
+#[cfg(feature = "sync")]
+#[doc(inline)]
+pub use multiproc_sync::{Barrier, Event};
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "semaphore")]
@@ -102,4 +114,7 @@ pub mod prelude {
     #[cfg(feature = "signal")]
     #[doc(no_inline)]
     pub use multiproc_signal::{Pid, PidFd, Signal, SignalError, Signals};
+    #[cfg(feature = "sync")]
+    #[doc(no_inline)]
+    pub use multiproc_sync::{Barrier, BrokenBarrier, Event};
 }

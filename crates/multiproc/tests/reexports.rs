@@ -92,3 +92,21 @@ fn semaphore_reexports_work_across_a_fork() {
     let _: &BoundedSemaphore = &bounded;
     let _: Option<&Semaphore> = None;
 }
+
+#[test]
+fn sync_reexports_work_across_a_fork() {
+    let go = multiproc::Event::new().unwrap();
+    let meet = multiproc::sync::Barrier::new(2).unwrap();
+    let child = fork_child(|| {
+        go.wait();
+        assert_eq!(meet.wait().map(|i| i < 2), Ok(true));
+    });
+    go.set();
+    assert!(meet
+        .wait_timeout(std::time::Duration::from_secs(20))
+        .is_ok());
+    child.assert_success();
+    let _: Option<BrokenBarrier> = None;
+    let _: &Event = &go;
+    let _: &Barrier = &meet;
+}
