@@ -457,7 +457,7 @@ fn spawned_handler_runs_ordinary_code_per_signal() {
         let mut first = true;
         let handler = spawn_handler([Signal::Hup], move |_| {
             if std::mem::take(&mut first) {
-                panic!("a handler bug");
+                panic!("deliberate panic in a signal handler: this test expects it");
             }
             tx.send(()).unwrap();
         })
