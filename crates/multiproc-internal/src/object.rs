@@ -1,9 +1,40 @@
 //! `SharedObject`: a block that is either anonymous (shared by fork or fd) or named (opened by
 //! name), with the creator-only unlink that every named primitive needs.
 
-use crate::block::{Layout, SharedBlock, FLAG_PERSIST};
+use crate::block::{Layout, SharedBlock, FLAG_PERSIST, HEADER_LEN};
 use std::io;
 use std::os::fd::OwnedFd;
+
+/// What kind of object a block holds: the header's magic and layout version, the payload
+/// size after the header, and a name for debugging (it shows in `/proc/<pid>/fd`).
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// Eight bytes that identify the primitive, e.g. `*b"MPEVENT\0"`.
+    pub magic: [u8; 8],
+    /// Bumped whenever the payload's layout changes.
+    pub version: u32,
+    /// Payload bytes after the header.
+    pub payload: usize,
+    /// Debug name of anonymous objects.
+    pub name: &'static str,
+}
+
+impl Kind {
+    fn layout(&self) -> Layout {
+        Layout {
+            magic: u64::from_le_bytes(self.magic),
+            version: self.version,
+            elem_size: 1,
+            elem_align: 1,
+            len: self.payload as u64,
+        }
+    }
+
+    /// Offset of payload byte `i` in the block.
+    pub const fn at(&self, i: usize) -> usize {
+        HEADER_LEN + i
+    }
+}
 
 /// A primitive's block, anonymous or named. A named object's creating handle unlinks the name
 /// when dropped, unless [`keep`](SharedObject::keep) was called; openers, fd receivers and
@@ -15,21 +46,22 @@ pub struct SharedObject {
 }
 
 impl SharedObject {
-    /// Creates an anonymous object (`name` `None`) or a named one, of `payload` bytes after
-    /// the header.
+    /// Creates an anonymous object (`name` `None`) or a named one.
     ///
     /// # Errors
     ///
     /// As [`SharedBlock::create_anonymous`] and [`SharedBlock::create_named`].
-    pub fn create(
-        kind: &str,
-        layout: &Layout,
-        payload: usize,
-        name: Option<&str>,
-    ) -> io::Result<SharedObject> {
+    pub fn create(kind: &Kind, name: Option<&str>) -> io::Result<SharedObject> {
+        let layout = kind.layout();
         let (mut block, named) = match name {
-            Some(n) => (SharedBlock::create_named(Some(n), layout, payload)?, true),
-            None => (SharedBlock::create_anonymous(kind, layout, payload)?, false),
+            Some(n) => (
+                SharedBlock::create_named(Some(n), &layout, kind.payload)?,
+                true,
+            ),
+            None => (
+                SharedBlock::create_anonymous(kind.name, &layout, kind.payload)?,
+                false,
+            ),
         };
         // The object decides about unlinking (see `Drop`), not the block.
         block.set_unlink_on_drop(false);
@@ -44,8 +76,9 @@ impl SharedObject {
     /// # Errors
     ///
     /// As [`SharedBlock::open_named`].
-    pub fn open(name: &str, magic: u64, version: u32) -> io::Result<SharedObject> {
-        let (block, _) = SharedBlock::open_named(name, magic, version, (1, 1))?;
+    pub fn open(kind: &Kind, name: &str) -> io::Result<SharedObject> {
+        let (block, _) =
+            SharedBlock::open_named(name, u64::from_le_bytes(kind.magic), kind.version, (1, 1))?;
         Ok(SharedObject {
             block,
             unlink_on_drop: false,
@@ -57,8 +90,9 @@ impl SharedObject {
     /// # Errors
     ///
     /// As [`SharedBlock::from_fd`].
-    pub fn from_fd(fd: OwnedFd, magic: u64, version: u32) -> io::Result<SharedObject> {
-        let (block, _) = SharedBlock::from_fd(fd, magic, version, (1, 1))?;
+    pub fn from_fd(kind: &Kind, fd: OwnedFd) -> io::Result<SharedObject> {
+        let (block, _) =
+            SharedBlock::from_fd(fd, u64::from_le_bytes(kind.magic), kind.version, (1, 1))?;
         Ok(SharedObject {
             block,
             unlink_on_drop: false,

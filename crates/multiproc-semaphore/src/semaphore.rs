@@ -1,36 +1,28 @@
 //! `Semaphore` and `BoundedSemaphore`.
 
-use multiproc_internal::block::{Layout, HEADER_LEN};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::errno::invalid_data;
 use multiproc_internal::futex;
-use multiproc_internal::object::SharedObject;
+use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const MAGIC: u64 = u64::from_le_bytes(*b"MPSEMAPH");
-const VERSION: u32 = 1;
-/// Offsets in the block: the count (the futex word), the number of sleepers, the bound.
-const COUNT: usize = HEADER_LEN;
-const SLEEPERS: usize = HEADER_LEN + 4;
-const MAX: usize = HEADER_LEN + 8;
-const PAYLOAD: usize = 64;
+const KIND: Kind = Kind {
+    magic: *b"MPSEMAPH",
+    version: 1,
+    payload: 64,
+    name: "semaphore",
+};
+/// The count (the futex word), the number of sleepers, the bound.
+const COUNT: usize = KIND.at(0);
+const SLEEPERS: usize = KIND.at(4);
+const MAX: usize = KIND.at(8);
 
 /// The largest value a semaphore can hold (POSIX's `SEM_VALUE_MAX` on Linux).
 pub const MAX_VALUE: u32 = i32::MAX as u32;
-
-fn layout() -> Layout {
-    Layout {
-        magic: MAGIC,
-        version: VERSION,
-        elem_size: 1,
-        elem_align: 1,
-        len: PAYLOAD as u64,
-    }
-}
 
 /// Why `release` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +72,7 @@ impl Inner {
             ));
         }
         let inner = Inner {
-            obj: SharedObject::create("semaphore", &layout(), PAYLOAD, name)?,
+            obj: SharedObject::create(&KIND, name)?,
         };
         inner.word(MAX).store(max, Ordering::Relaxed);
         inner.word(COUNT).store(value, Ordering::Release);
@@ -176,11 +168,11 @@ impl Inner {
 }
 
 fn open_named(name: &str) -> io::Result<Inner> {
-    Inner::checked(SharedObject::open(name, MAGIC, VERSION)?)
+    Inner::checked(SharedObject::open(&KIND, name)?)
 }
 
 fn from_fd(fd: OwnedFd) -> io::Result<Inner> {
-    Inner::checked(SharedObject::from_fd(fd, MAGIC, VERSION)?)
+    Inner::checked(SharedObject::from_fd(&KIND, fd)?)
 }
 
 macro_rules! semaphore_type {

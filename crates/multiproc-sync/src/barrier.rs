@@ -1,41 +1,33 @@
 //! `Barrier`: a number of processes wait until all have arrived.
 
-use multiproc_internal::block::{Layout, HEADER_LEN};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::errno::{invalid_data, invalid_input};
 use multiproc_internal::futex;
-use multiproc_internal::object::SharedObject;
+use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const MAGIC: u64 = u64::from_le_bytes(*b"MPBARIER");
-const VERSION: u32 = 1;
+const KIND: Kind = Kind {
+    magic: *b"MPBARIER",
+    version: 1,
+    payload: 64,
+    name: "barrier",
+};
 /// `generation << 32 | broken << 31 | arrived`, changed only by compare-exchange: one word, so
 /// an arrival is never counted in a generation already released, and a timeout can only break
 /// a generation that is still current.
-const STATE: usize = HEADER_LEN;
+const STATE: usize = KIND.at(0);
 /// Generation + 1 of the last generation ended by `reset` (0: none): its waiters fail.
-const RESET: usize = HEADER_LEN + 8;
+const RESET: usize = KIND.at(8);
+/// Number of parties.
+const PARTIES: usize = KIND.at(12);
+/// Bumped on every release, break and reset: the futex word waiters sleep on.
+const WAKE: usize = KIND.at(16);
 const BROKEN_BIT: u64 = 1 << 31;
 const ARRIVED: u64 = BROKEN_BIT - 1;
-/// Number of parties.
-const PARTIES: usize = HEADER_LEN + 12;
-/// Bumped on every release, break and reset: the futex word waiters sleep on.
-const WAKE: usize = HEADER_LEN + 16;
-const PAYLOAD: usize = 64;
-
-fn layout() -> Layout {
-    Layout {
-        magic: MAGIC,
-        version: VERSION,
-        elem_size: 1,
-        elem_align: 1,
-        len: PAYLOAD as u64,
-    }
-}
 
 /// The barrier was broken — by a wait that timed out, [`Barrier::abort`] or
 /// [`Barrier::reset`] — while this process waited or before it arrived (Python's
@@ -103,7 +95,7 @@ impl Barrier {
             )));
         }
         let b = Barrier {
-            obj: SharedObject::create("barrier", &layout(), PAYLOAD, name)?,
+            obj: SharedObject::create(&KIND, name)?,
         };
         b.u32(PARTIES).store(parties, Ordering::Release);
         Ok(b)
@@ -123,7 +115,7 @@ impl Barrier {
     ///
     /// `NotFound` if there is none; `InvalidData` if the name holds something else.
     pub fn open(name: &str) -> io::Result<Barrier> {
-        Barrier::checked(SharedObject::open(name, MAGIC, VERSION)?)
+        Barrier::checked(SharedObject::open(&KIND, name)?)
     }
 
     /// Rebuilds a barrier from an fd received from another process.
@@ -132,7 +124,7 @@ impl Barrier {
     ///
     /// `InvalidData` if the fd is not a sealed multiproc barrier.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Barrier> {
-        Barrier::checked(SharedObject::from_fd(fd, MAGIC, VERSION)?)
+        Barrier::checked(SharedObject::from_fd(&KIND, fd)?)
     }
 
     fn u32(&self, offset: usize) -> &AtomicU32 {

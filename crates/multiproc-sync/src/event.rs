@@ -1,32 +1,24 @@
 //! `Event`: a flag that processes set, clear and wait for.
 
-use multiproc_internal::block::{Layout, HEADER_LEN};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::futex;
-use multiproc_internal::object::SharedObject;
+use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const MAGIC: u64 = u64::from_le_bytes(*b"MPEVENT\0");
-const VERSION: u32 = 1;
+const KIND: Kind = Kind {
+    magic: *b"MPEVENT\0",
+    version: 1,
+    payload: 64,
+    name: "event",
+};
 /// The state word (the futex): bit 0 is the flag, the other bits count the `set`s that raised
 /// it. The sleepers word counts waiters in the kernel, so `set` makes no syscall without them.
-const STATE: usize = HEADER_LEN;
-const SLEEPERS: usize = HEADER_LEN + 4;
-const PAYLOAD: usize = 64;
-
-fn layout() -> Layout {
-    Layout {
-        magic: MAGIC,
-        version: VERSION,
-        elem_size: 1,
-        elem_align: 1,
-        len: PAYLOAD as u64,
-    }
-}
+const STATE: usize = KIND.at(0);
+const SLEEPERS: usize = KIND.at(4);
 
 /// A flag shared between processes: Python's `multiprocessing.Event`.
 ///
@@ -63,7 +55,7 @@ impl Event {
     /// OS errors creating the memfd.
     pub fn new() -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::create("event", &layout(), PAYLOAD, None)?,
+            obj: SharedObject::create(&KIND, None)?,
         })
     }
 
@@ -75,7 +67,7 @@ impl Event {
     /// `AlreadyExists` if the name exists; `InvalidInput` for bad names.
     pub fn create_named(name: &str) -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::create("event", &layout(), PAYLOAD, Some(name))?,
+            obj: SharedObject::create(&KIND, Some(name))?,
         })
     }
 
@@ -86,7 +78,7 @@ impl Event {
     /// `NotFound` if there is none; `InvalidData` if the name holds something else.
     pub fn open(name: &str) -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::open(name, MAGIC, VERSION)?,
+            obj: SharedObject::open(&KIND, name)?,
         })
     }
 
@@ -97,7 +89,7 @@ impl Event {
     /// `InvalidData` if the fd is not a sealed multiproc event.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::from_fd(fd, MAGIC, VERSION)?,
+            obj: SharedObject::from_fd(&KIND, fd)?,
         })
     }
 
