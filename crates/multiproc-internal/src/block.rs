@@ -96,7 +96,8 @@ impl Header {
         let m = self.magic.load(Ordering::Acquire);
         if m != magic {
             return Err(invalid_data(format!(
-                "not a multiproc object of this kind (magic {m:#018x}, expected {magic:#018x})"
+                "not a multiproc object of this kind, or one still being created \
+                 (magic {m:#018x}, expected {magic:#018x})"
             )));
         }
         let v = self.version.load(Ordering::Relaxed);
@@ -375,6 +376,21 @@ impl SharedBlock {
     /// `InvalidInput` for a zero or overflowing size; `OutOfMemory`/`StorageFull` when the
     /// system cannot back it; other OS errors from memfd_create/mmap.
     pub fn create_anonymous(debug_name: &str, layout: &Layout, payload: usize) -> io::Result<Self> {
+        Self::create_anonymous_with(debug_name, layout, payload, |_| {})
+    }
+
+    /// Like [`SharedBlock::create_anonymous`], running `init` on the block before the header's
+    /// magic is written, so that no opener ever sees the payload half-initialised.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::create_anonymous`].
+    pub fn create_anonymous_with(
+        debug_name: &str,
+        layout: &Layout,
+        payload: usize,
+        init: impl FnOnce(&SharedBlock),
+    ) -> io::Result<Self> {
         if payload == 0 {
             return Err(invalid_input("size must be greater than zero"));
         }
@@ -399,6 +415,7 @@ impl SharedBlock {
         block.created = true;
         commit(&block.file, block.ptr, size)?;
         block.populated_by.store(identity::pid(), Ordering::Relaxed);
+        init(&block);
         block.header().init(layout);
         Ok(block)
     }
@@ -436,6 +453,21 @@ impl SharedBlock {
     /// object is never opened); `InvalidInput` for bad names or sizes; `OutOfMemory` or
     /// `StorageFull` when the system cannot back the size.
     pub fn create_named(name: Option<&str>, layout: &Layout, payload: usize) -> io::Result<Self> {
+        Self::create_named_with(name, layout, payload, |_| {})
+    }
+
+    /// Like [`SharedBlock::create_named`], running `init` on the block before the header's
+    /// magic is written: an opener sees either no object of this kind yet, or a complete one.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::create_named`].
+    pub fn create_named_with(
+        name: Option<&str>,
+        layout: &Layout,
+        payload: usize,
+        init: impl FnOnce(&SharedBlock),
+    ) -> io::Result<Self> {
         if payload == 0 {
             return Err(invalid_input("size must be greater than zero"));
         }
@@ -494,6 +526,7 @@ impl SharedBlock {
             })();
             return match set_up {
                 Ok(block) => {
+                    init(&block);
                     block.header().init(layout);
                     Ok(block)
                 }

@@ -30,6 +30,18 @@ impl Kind {
         }
     }
 
+    /// The header's length must cover the whole payload (the mapping was already checked to
+    /// hold what the header claims): a short object from a peer is refused, not indexed.
+    fn check_len(&self, len: u64) -> io::Result<()> {
+        if len < self.payload as u64 {
+            return Err(crate::errno::invalid_data(format!(
+                "object holds {len} payload bytes; a {} needs {}",
+                self.name, self.payload
+            )));
+        }
+        Ok(())
+    }
+
     /// Offset of payload byte `i` in the block.
     pub const fn at(&self, i: usize) -> usize {
         HEADER_LEN + i
@@ -46,20 +58,25 @@ pub struct SharedObject {
 }
 
 impl SharedObject {
-    /// Creates an anonymous object (`name` `None`) or a named one.
+    /// Creates an anonymous object (`name` `None`) or a named one, running `init` on it before
+    /// it is published (its header's magic written): openers never see it half-initialised.
     ///
     /// # Errors
     ///
     /// As [`SharedBlock::create_anonymous`] and [`SharedBlock::create_named`].
-    pub fn create(kind: &Kind, name: Option<&str>) -> io::Result<SharedObject> {
+    pub fn create(
+        kind: &Kind,
+        name: Option<&str>,
+        init: impl FnOnce(&SharedBlock),
+    ) -> io::Result<SharedObject> {
         let layout = kind.layout();
         let (mut block, named) = match name {
             Some(n) => (
-                SharedBlock::create_named(Some(n), &layout, kind.payload)?,
+                SharedBlock::create_named_with(Some(n), &layout, kind.payload, init)?,
                 true,
             ),
             None => (
-                SharedBlock::create_anonymous(kind.name, &layout, kind.payload)?,
+                SharedBlock::create_anonymous_with(kind.name, &layout, kind.payload, init)?,
                 false,
             ),
         };
@@ -77,8 +94,9 @@ impl SharedObject {
     ///
     /// As [`SharedBlock::open_named`].
     pub fn open(kind: &Kind, name: &str) -> io::Result<SharedObject> {
-        let (block, _) =
+        let (block, len) =
             SharedBlock::open_named(name, u64::from_le_bytes(kind.magic), kind.version, (1, 1))?;
+        kind.check_len(len)?;
         Ok(SharedObject {
             block,
             unlink_on_drop: false,
@@ -91,8 +109,9 @@ impl SharedObject {
     ///
     /// As [`SharedBlock::from_fd`].
     pub fn from_fd(kind: &Kind, fd: OwnedFd) -> io::Result<SharedObject> {
-        let (block, _) =
+        let (block, len) =
             SharedBlock::from_fd(fd, u64::from_le_bytes(kind.magic), kind.version, (1, 1))?;
+        kind.check_len(len)?;
         Ok(SharedObject {
             block,
             unlink_on_drop: false,

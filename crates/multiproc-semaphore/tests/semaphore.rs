@@ -213,6 +213,17 @@ fn named_semaphore_from_an_unrelated_process() {
 }
 
 #[test]
+fn bounded_and_unbounded_are_different_kinds() {
+    let b = BoundedSemaphore::new(1).unwrap();
+    let err = Semaphore::from_fd(b.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    let s = Semaphore::new(1).unwrap();
+    let err = BoundedSemaphore::from_fd(s.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    assert!(BoundedSemaphore::from_fd(b.as_fd().try_clone_to_owned().unwrap()).is_ok());
+}
+
+#[test]
 fn bounds() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Semaphore>();

@@ -16,18 +16,21 @@ const KIND: Kind = Kind {
     payload: 64,
     name: "barrier",
 };
-/// `generation << 32 | broken << 31 | arrived`, changed only by compare-exchange: one word, so
-/// an arrival is never counted in a generation already released, and a timeout can only break
-/// a generation that is still current.
+/// `generation << 32 | resetting << 31 | broken << 30 | arrived`, changed only by
+/// compare-exchange. A generation ends by release (the generation advances) or is broken
+/// (timeout, abort, reset); a broken generation is frozen — it can no longer be released — and
+/// its waiters leave one by one (each takes one off `arrived`). A reset with waiters marks the
+/// generation broken and resetting; the last waiter to leave clears both, and arrivals wait
+/// meanwhile, as in Python. So a released waiter is never reported broken, nor the reverse.
 const STATE: usize = KIND.at(0);
-/// Generation + 1 of the last generation ended by `reset` (0: none): its waiters fail.
-const RESET: usize = KIND.at(8);
 /// Number of parties.
 const PARTIES: usize = KIND.at(12);
-/// Bumped on every release, break and reset: the futex word waiters sleep on.
+/// Bumped on every release, break, departure from a broken generation and reset: the futex
+/// word everyone sleeps on.
 const WAKE: usize = KIND.at(16);
-const BROKEN_BIT: u64 = 1 << 31;
-const ARRIVED: u64 = BROKEN_BIT - 1;
+const RESETTING: u64 = 1 << 31;
+const BROKEN: u64 = 1 << 30;
+const ARRIVED: u64 = BROKEN - 1;
 
 /// The barrier was broken — by a wait that timed out, [`Barrier::abort`] or
 /// [`Barrier::reset`] — while this process waited or before it arrived (Python's
@@ -53,7 +56,8 @@ impl std::error::Error for BrokenBarrier {}
 /// it usable again.
 ///
 /// **A participant that dies never arrives**: the others wait forever unless they use
-/// [`wait_timeout`](Barrier::wait_timeout).
+/// [`wait_timeout`](Barrier::wait_timeout). Likewise a participant that dies while waiting
+/// never leaves: a reset then never completes, and arrivals wait for it until their deadline.
 ///
 /// # Examples
 ///
@@ -94,11 +98,14 @@ impl Barrier {
                 "a barrier needs 1 to {ARRIVED} parties, not {parties}"
             )));
         }
-        let b = Barrier {
-            obj: SharedObject::create(&KIND, name)?,
-        };
-        b.u32(PARTIES).store(parties, Ordering::Release);
-        Ok(b)
+        // Written before the object is published: openers never see 0 parties.
+        let obj = SharedObject::create(&KIND, name, |block| {
+            block
+                .atomic_u32(PARTIES)
+                .expect("barrier words are inside the block")
+                .store(parties, Ordering::Relaxed);
+        })?;
+        Ok(Barrier { obj })
     }
 
     fn checked(obj: SharedObject) -> io::Result<Barrier> {
@@ -146,15 +153,16 @@ impl Barrier {
         self.u32(PARTIES).load(Ordering::Acquire)
     }
 
-    /// Whether the barrier is broken (until [`reset`](Barrier::reset)).
+    /// Whether the barrier is broken (until [`reset`](Barrier::reset)); false while a reset
+    /// waits for the previous waiters to leave.
     pub fn is_broken(&self) -> bool {
-        self.state().load(Ordering::Acquire) & BROKEN_BIT != 0
+        self.state().load(Ordering::Acquire) & (BROKEN | RESETTING) == BROKEN
     }
 
     /// How many participants are waiting right now.
     pub fn n_waiting(&self) -> u32 {
         let s = self.state().load(Ordering::Acquire);
-        if s & BROKEN_BIT != 0 {
+        if s & BROKEN != 0 {
             0
         } else {
             (s & ARRIVED) as u32
@@ -167,35 +175,78 @@ impl Barrier {
         futex::wake_all(wake);
     }
 
-    /// Sets the broken bit if the state is still in `generation`; whether it did (or was
-    /// already broken there).
-    fn break_generation(&self, generation: u32) -> bool {
+    /// Changes the state with `f` (returning `None` leaves it and stops); wakes everyone after
+    /// a change. Returns the state `f` accepted, if any.
+    fn update(&self, mut f: impl FnMut(u64) -> Option<u64>) -> Option<u64> {
         let state = self.state();
         let mut s = state.load(Ordering::Acquire);
         loop {
-            if (s >> 32) as u32 != generation {
-                return false;
-            }
-            if s & BROKEN_BIT != 0 {
-                return true;
-            }
-            match state.compare_exchange(s, s | BROKEN_BIT, Ordering::SeqCst, Ordering::Acquire) {
+            let new = f(s)?;
+            match state.compare_exchange(s, new, Ordering::SeqCst, Ordering::Acquire) {
                 Ok(_) => {
                     self.wake_everyone();
-                    return true;
+                    return Some(s);
                 }
                 Err(actual) => s = actual,
             }
         }
     }
 
-    fn wait_until(&self, deadline: Option<Deadline>) -> Result<u32, BrokenBarrier> {
-        let parties = self.parties();
+    /// Breaks `generation` if it is still current and not released; whether it is broken.
+    fn break_generation(&self, generation: u32) -> bool {
         let state = self.state();
+        loop {
+            let s = state.load(Ordering::Acquire);
+            if (s >> 32) as u32 != generation {
+                return false; // released meanwhile
+            }
+            if s & BROKEN != 0 {
+                return true;
+            }
+            if state
+                .compare_exchange(s, s | BROKEN, Ordering::SeqCst, Ordering::Acquire)
+                .is_ok()
+            {
+                self.wake_everyone();
+                return true;
+            }
+        }
+    }
+
+    /// A waiter leaves a broken generation; the last one out finishes a pending reset.
+    fn leave(&self) {
+        self.update(|s| {
+            let arrived = (s & ARRIVED).saturating_sub(1);
+            Some(if arrived == 0 && s & RESETTING != 0 {
+                s & !(ARRIVED | BROKEN | RESETTING)
+            } else {
+                (s & !ARRIVED) | arrived
+            })
+        });
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> Result<u32, BrokenBarrier> {
+        // Checked at open, but another process may write anything there since: never 0.
+        let parties = self.parties().clamp(1, ARRIVED as u32);
+        let state = self.state();
+        let wake = self.u32(WAKE);
+        let passed = || deadline.is_some_and(Deadline::has_passed);
+        // Arrive.
         let (generation, index) = loop {
+            // Read the wake word before the state, so a change in between makes the futex
+            // return at once.
+            let w = wake.load(Ordering::SeqCst);
             let s = state.load(Ordering::Acquire);
             let (generation, arrived) = ((s >> 32) as u32, (s & ARRIVED) as u32);
-            if s & BROKEN_BIT != 0 {
+            if s & RESETTING != 0 {
+                // A reset waits for the last generation's waiters to leave: wait with it.
+                if passed() {
+                    return Err(BrokenBarrier);
+                }
+                futex::wait(wake, w, deadline);
+                continue;
+            }
+            if s & BROKEN != 0 {
                 return Err(BrokenBarrier);
             }
             if arrived + 1 >= parties {
@@ -215,31 +266,26 @@ impl Barrier {
                 break (generation, arrived);
             }
         };
-        let wake = self.u32(WAKE);
-        // How our generation ended, if it did: released (Ok) or reset (broken).
-        let outcome = || -> Option<Result<u32, BrokenBarrier>> {
-            let s = state.load(Ordering::Acquire);
-            if (s >> 32) as u32 != generation {
-                let reset = self.u32(RESET).load(Ordering::Acquire) == generation.wrapping_add(1);
-                return Some(if reset { Err(BrokenBarrier) } else { Ok(index) });
-            }
-            (s & BROKEN_BIT != 0).then_some(Err(BrokenBarrier))
-        };
+        // Wait for the release, or for the generation to break.
         let mut spun = false;
         loop {
-            // Read the wake word before checking, so a change in between makes the futex
-            // return at once.
             let w = wake.load(Ordering::SeqCst);
-            if let Some(r) = outcome() {
-                return r;
+            let s = state.load(Ordering::Acquire);
+            if (s >> 32) as u32 != generation {
+                return Ok(index); // released: a broken generation never advances
             }
-            if deadline.is_some_and(Deadline::has_passed) {
-                // Python: a timeout breaks the barrier for everyone — if our generation is
-                // still current; if it was just released, we passed after all.
+            if s & BROKEN != 0 {
+                self.leave();
+                return Err(BrokenBarrier);
+            }
+            if passed() {
+                // Python: a timeout breaks the barrier for everyone — unless it was released
+                // just now, in which case we passed after all.
                 if self.break_generation(generation) {
+                    self.leave();
                     return Err(BrokenBarrier);
                 }
-                return outcome().unwrap_or(Err(BrokenBarrier));
+                return Ok(index);
             }
             if !spun {
                 spun = true;
@@ -280,42 +326,20 @@ impl Barrier {
     /// Breaks the barrier: current and future waiters get [`BrokenBarrier`] until
     /// [`reset`](Barrier::reset).
     pub fn abort(&self) {
-        loop {
-            let generation = (self.state().load(Ordering::Acquire) >> 32) as u32;
-            if self.break_generation(generation) {
-                return;
-            }
-        }
+        self.update(|s| (s & BROKEN == 0).then_some(s | BROKEN));
     }
 
-    /// Returns the barrier to its empty state: current waiters get [`BrokenBarrier`]; later
-    /// arrivals form a fresh generation.
+    /// Returns the barrier to its empty state: current waiters get [`BrokenBarrier`], and once
+    /// they have all left, the barrier is usable again (arrivals meanwhile wait). Resetting a
+    /// barrier nobody waits at breaks nothing.
     pub fn reset(&self) {
-        let state = self.state();
-        loop {
-            let generation = (state.load(Ordering::Acquire) >> 32) as u32;
-            // Break the generation first: a broken generation cannot be released any more, so
-            // nothing races with the two steps below but another reset.
-            if !self.break_generation(generation) {
-                continue; // it was just released: reset the next one
-            }
-            let s = state.load(Ordering::Acquire);
-            if (s >> 32) as u32 != generation {
-                continue; // another reset got there first
-            }
-            // Record the reset, then start the next generation: waiters of this one see the
-            // record and fail rather than pass.
-            self.u32(RESET)
-                .store(generation.wrapping_add(1), Ordering::SeqCst);
-            let next = u64::from(generation.wrapping_add(1)) << 32;
-            if state
-                .compare_exchange(s, next, Ordering::SeqCst, Ordering::Acquire)
-                .is_ok()
-            {
-                break;
-            }
-        }
-        self.wake_everyone();
+        self.update(|s| {
+            Some(if s & ARRIVED == 0 {
+                s & !(BROKEN | RESETTING)
+            } else {
+                s | BROKEN | RESETTING
+            })
+        });
     }
 
     /// The name of a named barrier.

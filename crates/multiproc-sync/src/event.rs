@@ -55,7 +55,7 @@ impl Event {
     /// OS errors creating the memfd.
     pub fn new() -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::create(&KIND, None)?,
+            obj: SharedObject::create(&KIND, None, |_| {})?,
         })
     }
 
@@ -67,7 +67,7 @@ impl Event {
     /// `AlreadyExists` if the name exists; `InvalidInput` for bad names.
     pub fn create_named(name: &str) -> io::Result<Event> {
         Ok(Event {
-            obj: SharedObject::create(&KIND, Some(name))?,
+            obj: SharedObject::create(&KIND, Some(name), |_| {})?,
         })
     }
 

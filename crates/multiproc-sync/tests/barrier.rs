@@ -130,3 +130,77 @@ fn bad_party_counts_are_refused() {
     );
     assert_eq!(Barrier::new(1).unwrap().wait(), Ok(0));
 }
+
+#[test]
+fn waiters_of_a_reset_generation_fail_even_after_more_resets() {
+    let b = Barrier::new(3).unwrap();
+    let waiter = fork_child(|| assert_eq!(b.wait(), Err(BrokenBarrier)));
+    wait_until("the waiter", || b.n_waiting() == 1);
+    // Hold the waiter inside the generation while it is reset twice.
+    waiter.signal(libc::SIGSTOP).unwrap();
+    b.reset();
+    b.reset();
+    // While it has not left, the reset is pending: an arrival waits (here: until its deadline)
+    // rather than joining the broken generation.
+    let start = Instant::now();
+    assert_eq!(
+        b.wait_timeout(Duration::from_millis(200)),
+        Err(BrokenBarrier)
+    );
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(!b.is_broken(), "a pending reset does not count as broken");
+    waiter.signal(libc::SIGCONT).unwrap();
+    waiter.assert_success();
+    // Its departure completed the reset: the barrier works again.
+    assert_eq!(b.n_waiting(), 0);
+    let kids: Vec<_> = (0..2)
+        .map(|_| {
+            fork_child(|| {
+                b.wait_timeout(Duration::from_secs(20)).unwrap();
+            })
+        })
+        .collect();
+    assert!(b.wait_timeout(Duration::from_secs(20)).is_ok());
+    for k in kids {
+        k.assert_success();
+    }
+}
+
+#[test]
+fn resetting_an_empty_barrier_breaks_nothing() {
+    let b = Barrier::new(2).unwrap();
+    b.reset();
+    assert!(!b.is_broken());
+    let child = fork_child(|| {
+        b.wait_timeout(Duration::from_secs(20)).unwrap();
+    });
+    assert!(b.wait_timeout(Duration::from_secs(20)).is_ok());
+    child.assert_success();
+}
+
+#[test]
+fn shared_by_fd_and_short_objects_are_refused() {
+    use multiproc_internal::block::{Layout, SharedBlock};
+    use std::os::fd::AsFd;
+    let b = Barrier::new(1).unwrap();
+    let again = Barrier::from_fd(b.as_fd().try_clone_to_owned().unwrap()).unwrap();
+    assert_eq!(again.parties(), 1);
+    assert_eq!(again.wait(), Ok(0));
+    // A peer's object with the right magic but no room for the payload: an error, no panic.
+    let short = SharedBlock::create_anonymous(
+        "short",
+        &Layout {
+            magic: u64::from_le_bytes(*b"MPBARIER"),
+            version: 1,
+            elem_size: 1,
+            elem_align: 1,
+            len: 0,
+        },
+        8,
+    )
+    .unwrap();
+    let err = Barrier::from_fd(short.fd().try_clone_to_owned().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    let err = multiproc_sync::Event::from_fd(b.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+}
