@@ -6,6 +6,20 @@ use multiproc_sync::{Barrier, BrokenBarrier};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// `n` processes pass the barrier together (it must have exactly `n` parties).
+fn all_pass(b: &Barrier, n: usize) {
+    let kids: Vec<_> = (0..n)
+        .map(|_| {
+            fork_child(|| {
+                b.wait_timeout(Duration::from_secs(20)).unwrap();
+            })
+        })
+        .collect();
+    for k in kids {
+        k.assert_success();
+    }
+}
+
 #[test]
 fn four_processes_ten_rounds_each_round_a_permutation() {
     const PARTIES: usize = 4;
@@ -75,16 +89,7 @@ fn a_timeout_breaks_the_barrier_for_everyone_until_reset() {
     assert_eq!(b.wait_timeout(Duration::from_secs(5)), Err(BrokenBarrier));
     b.reset();
     assert!(!b.is_broken());
-    let kids: Vec<_> = (0..3)
-        .map(|_| {
-            fork_child(|| {
-                b.wait().unwrap();
-            })
-        })
-        .collect();
-    for k in kids {
-        k.assert_success();
-    }
+    all_pass(&b, 3);
 }
 
 #[test]
@@ -110,16 +115,7 @@ fn abort_and_reset_release_the_waiters_with_an_error() {
     }
     assert!(!b.is_broken());
     assert_eq!(b.n_waiting(), 0);
-    let kids: Vec<_> = (0..4)
-        .map(|_| {
-            fork_child(|| {
-                b.wait().unwrap();
-            })
-        })
-        .collect();
-    for k in kids {
-        k.assert_success();
-    }
+    all_pass(&b, 4);
 }
 
 #[test]
