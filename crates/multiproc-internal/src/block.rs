@@ -119,16 +119,6 @@ impl Header {
         Ok(self.len.load(Ordering::Relaxed))
     }
 
-    /// The creator recorded in the header.
-    pub fn creator(&self) -> Creator {
-        Creator {
-            pid: self.creator_pid.load(Ordering::Relaxed),
-            start_time: self.creator_start.load(Ordering::Relaxed),
-            flags: self.flags.load(Ordering::Relaxed),
-            pidns: self.creator_pidns.load(Ordering::Relaxed),
-        }
-    }
-
     /// Sets or clears header flags.
     pub fn set_flag(&self, flag: u32, on: bool) {
         if on {
@@ -790,11 +780,6 @@ impl SharedBlock {
         if read && write && offset <= HEADER_LEN && offset.saturating_add(len) >= self.size {
             self.populated_by.store(pid, Ordering::Relaxed);
         }
-    }
-
-    /// Pre-faults `[offset, offset + len)` for reading (`MADV_POPULATE_READ`).
-    pub fn populate_read(&self, offset: usize, len: usize) {
-        self.advise(offset, len, libc::MADV_POPULATE_READ);
     }
 
     /// Applies `advice` to the pages covering `[offset, offset + len)`; whether it worked.

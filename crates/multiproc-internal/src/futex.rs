@@ -76,8 +76,8 @@ pub fn wake_all(word: &AtomicU32) -> usize {
 pub const SPIN_ROUNDS: u32 = 10;
 
 /// Spins with exponential backoff until `ready()` is true or the budget is spent; returns
-/// whether it became true. The first half of the adaptive wait: callers then sleep with
-/// [`wait`].
+/// whether it became true. The first half of the adaptive wait every primitive uses: callers
+/// then sleep with [`wait`].
 #[inline]
 pub fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     for round in 0..SPIN_ROUNDS {
@@ -89,13 +89,4 @@ pub fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
         }
     }
     ready()
-}
-
-/// The adaptive wait: spin briefly while `word == expected`, then sleep on the futex. Returns
-/// when the word changed, a wake-up came, or the deadline passed.
-pub fn wait_adaptive(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> Wait {
-    if spin_until(|| word.load(Ordering::Acquire) != expected) {
-        return Wait::Woken;
-    }
-    wait(word, expected, deadline)
 }

@@ -6,11 +6,10 @@
 //! handler; multiproc never does that.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Once;
 
 static PID: AtomicI32 = AtomicI32::new(0);
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 static ATFORK: Once = Once::new();
 
 thread_local! {
@@ -25,7 +24,6 @@ extern "C" fn after_fork_child() {
     // Async-signal-safe: atomic stores and thread-local writes only.
     PID.store(0, Ordering::Relaxed);
     let _ = TID.try_with(|t| t.set(0));
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
     for hook in CHILD_HOOKS {
         hook();
     }
@@ -86,13 +84,6 @@ fn tid_slow() -> i32 {
         TID.with(|c| c.set(t));
     }
     t
-}
-
-/// How many times this process's ancestry has forked since the handler was registered; it
-/// changes in every child. Lets a handle notice it was inherited through `fork`.
-pub fn fork_generation() -> u64 {
-    register_atfork();
-    FORK_GENERATION.load(Ordering::Relaxed)
 }
 
 /// Makes sure the fork handler is installed (idempotent, cheap after the first call).
