@@ -6,7 +6,7 @@
 //! as [`Wait::Woken`]: callers re-check their condition in a loop, which they must do anyway.
 
 use crate::clock::Deadline;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 /// Why [`wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
