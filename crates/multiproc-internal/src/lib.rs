@@ -10,6 +10,8 @@
 //! - [`block`]: the shared block primitives live in (sealed memfd, or named `shm_open` object),
 //!   with a checked header.
 //! - [`copy`]: race-tolerant copies in and out of shared memory (no data-race UB).
+//! - [`guard`]: what a guard over a robust lock holds, the public lock errors, re-entrant
+//!   locks, and the condition variable's wait.
 //! - [`object`]: a block that is anonymous or named, with creator-only unlink.
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
 //! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
@@ -26,6 +28,7 @@ pub mod copy;
 pub mod errno;
 pub mod fdpass;
 pub mod futex;
+pub mod guard;
 pub mod identity;
 pub mod object;
 pub mod robust;

@@ -522,6 +522,25 @@ impl RobustMutex {
         list.len.store(n + 1, Ordering::Release);
     }
 
+    /// Whether the calling thread holds the lock, from this thread's private record of what it
+    /// holds (never from the shared word, which another process could forge).
+    pub fn is_held_by_current_thread(&self) -> bool {
+        let p = LIST.try_with(Cell::get).unwrap_or(DEAD);
+        if p.is_null() || p == DEAD {
+            return false;
+        }
+        // SAFETY: non-null, non-DEAD pointers in LIST are live lists (see `thread_list`).
+        let list = unsafe { &*p };
+        if list.pid != identity::pid() {
+            return false; // a forked child holds none of its parent's locks
+        }
+        let n = list.len.load(Ordering::Relaxed).min(MAX_HELD);
+        let me = self.addr();
+        list.held[..n]
+            .iter()
+            .any(|a| a.load(Ordering::Relaxed) == me)
+    }
+
     /// Whether some thread (of any process) holds the lock right now.
     pub fn is_locked(&self) -> bool {
         let owner = self.word.load(Ordering::Relaxed) & TID_MASK;

@@ -1,10 +1,11 @@
 //! `Array<T>` (behind a robust lock) and `RawArray<T>` (no lock).
 
-use crate::error::{check_range, AccessError, LockError, OutOfBounds, TryLockError};
+use crate::error::{check_range, AccessError, OutOfBounds};
 use crate::lock::{acquire, flatten, for_access, HasHeld, Held, Wait};
 use crate::typed::{Kind, Typed, PREFAULT_MIN};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod, Zeroable};
 use multiproc_internal::clock::Deadline;
+use multiproc_internal::guard::{ConditionGuard, LockError, Relock, TryLockError};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -278,6 +279,18 @@ impl<T> fmt::Debug for Array<T> {
 pub struct ArrayGuard<'a, T> {
     pub(crate) array: &'a Array<T>,
     held: Held<'a>,
+}
+
+/// A [`Condition`](https://docs.rs/multiproc-sync/latest/multiproc_sync/struct.Condition.html)
+/// can wait with this guard: Python's `Condition(lock=...get_lock())`.
+impl<T: NoUninit + CheckedBitPattern> ConditionGuard for ArrayGuard<'_, T> {
+    fn relock(&mut self) -> &mut dyn Relock {
+        &mut self.held
+    }
+
+    fn is_valid(&self) -> bool {
+        crate::sys::valid(&self.array.inner)
+    }
 }
 
 impl<'a, T> HasHeld<'a> for ArrayGuard<'a, T> {

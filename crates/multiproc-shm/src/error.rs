@@ -1,153 +1,7 @@
 //! Error types: one per family of operations.
 
+use multiproc_internal::guard::LockError;
 use std::fmt;
-
-/// Why a blocking `lock` failed.
-///
-/// `G` is the guard type: [`LockError::OwnerDied`] hands the lock over anyway, like
-/// [`std::sync::PoisonError`].
-#[non_exhaustive]
-pub enum LockError<G> {
-    /// The previous holder died holding the lock (SIGKILL, crash). The lock is now yours, but
-    /// the data may be half-updated. Repair it if needed, then call the guard's
-    /// `make_consistent()`; dropping the guard without it makes the lock permanently
-    /// [`NotRecoverable`](LockError::NotRecoverable) for every process.
-    OwnerDied(G),
-    /// A holder died and nobody marked the data consistent: the lock is unusable for good.
-    NotRecoverable,
-    /// This thread already holds the lock; locking again would deadlock. Use the guard you
-    /// have (this is how Python's `with v.get_lock(): v.value += 1` idiom translates).
-    WouldDeadlock,
-    /// The shared bytes are not a valid value of the type (possible only for types such as
-    /// `bool` that have invalid bit patterns, and only if another process wrote garbage).
-    Corrupted,
-    /// This thread already holds 64 multiproc locks.
-    TooManyHeld,
-}
-
-impl<G> LockError<G> {
-    /// The guard of an [`OwnerDied`](LockError::OwnerDied) error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use multiproc_shm::Value;
-    /// let v = Value::new(1u32)?;
-    /// let guard = match v.lock() {
-    ///     Ok(g) => g,
-    ///     Err(e) => e.into_guard().expect("only OwnerDied carries a guard"),
-    /// };
-    /// assert_eq!(*guard, 1);
-    /// # Ok(()) }
-    /// ```
-    pub fn into_guard(self) -> Option<G> {
-        match self {
-            LockError::OwnerDied(g) => Some(g),
-            _ => None,
-        }
-    }
-
-    /// The same error without the guard (dropping it: an owner-died lock becomes not
-    /// recoverable).
-    pub fn without_guard(self) -> LockError<()> {
-        match self {
-            LockError::OwnerDied(_) => LockError::OwnerDied(()),
-            LockError::NotRecoverable => LockError::NotRecoverable,
-            LockError::WouldDeadlock => LockError::WouldDeadlock,
-            LockError::Corrupted => LockError::Corrupted,
-            LockError::TooManyHeld => LockError::TooManyHeld,
-        }
-    }
-
-    fn describe(&self) -> &'static str {
-        match self {
-            LockError::OwnerDied(_) => {
-                "the previous holder of the lock died; the data may be inconsistent"
-            }
-            LockError::NotRecoverable => {
-                "the lock is not recoverable: a holder died and nobody marked the data consistent"
-            }
-            LockError::WouldDeadlock => "this thread already holds the lock",
-            LockError::Corrupted => "the shared bytes are not a valid value of the type",
-            LockError::TooManyHeld => "this thread holds too many multiproc locks",
-        }
-    }
-}
-
-impl<G> fmt::Debug for LockError<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
-            LockError::NotRecoverable => f.write_str("NotRecoverable"),
-            LockError::WouldDeadlock => f.write_str("WouldDeadlock"),
-            LockError::Corrupted => f.write_str("Corrupted"),
-            LockError::TooManyHeld => f.write_str("TooManyHeld"),
-        }
-    }
-}
-
-impl<G> fmt::Display for LockError<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.describe())
-    }
-}
-
-impl<G> std::error::Error for LockError<G> {}
-
-impl<G> PartialEq for LockError<G> {
-    fn eq(&self, other: &Self) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
-/// Why `try_lock`, `lock_timeout` or `lock_deadline` did not return a guard.
-#[non_exhaustive]
-pub enum TryLockError<G> {
-    /// `try_lock`: another thread or process holds the lock.
-    WouldBlock,
-    /// `lock_timeout`/`lock_deadline`: the time ran out.
-    Timeout,
-    /// The lock failed as a blocking `lock` would have.
-    Lock(LockError<G>),
-}
-
-impl<G> From<LockError<G>> for TryLockError<G> {
-    fn from(e: LockError<G>) -> Self {
-        TryLockError::Lock(e)
-    }
-}
-
-impl<G> fmt::Debug for TryLockError<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryLockError::WouldBlock => f.write_str("WouldBlock"),
-            TryLockError::Timeout => f.write_str("Timeout"),
-            TryLockError::Lock(e) => f.debug_tuple("Lock").field(e).finish(),
-        }
-    }
-}
-
-impl<G> fmt::Display for TryLockError<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryLockError::WouldBlock => f.write_str("the lock is held by someone else"),
-            TryLockError::Timeout => f.write_str("timed out waiting for the lock"),
-            TryLockError::Lock(e) => e.fmt(f),
-        }
-    }
-}
-
-impl<G> std::error::Error for TryLockError<G> {}
-
-impl<G> PartialEq for TryLockError<G> {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (TryLockError::Lock(a), TryLockError::Lock(b)) => a == b,
-            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
-        }
-    }
-}
 
 /// An index or range outside an array or segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +65,8 @@ impl<G> From<LockError<G>> for AccessError {
             LockError::WouldDeadlock => AccessError::WouldDeadlock,
             LockError::Corrupted => AccessError::Corrupted,
             LockError::TooManyHeld => AccessError::TooManyHeld,
+            // The accessors take the lock themselves: they never hold a released one.
+            _ => AccessError::NotRecoverable,
         }
     }
 }

@@ -60,11 +60,13 @@ mod typed;
 mod value;
 
 pub use bytemuck;
+#[doc(inline)]
+pub use multiproc_internal::guard::{ConditionGuard, LockError, TryLockError};
 
 pub use crate::{
     array::{Array, ArrayGuard, RawArray},
     atomic::{Atomic, AtomicPrimitive},
-    error::{AccessError, LockError, OutOfBounds, SegmentError, TryLockError},
+    error::{AccessError, OutOfBounds, SegmentError},
     shared_memory::{cleanup, cleanup_with_prefix, SharedMemory},
     value::{RawValue, Value, ValueGuard},
 };

@@ -1,10 +1,11 @@
 //! `Value<T>` (behind a robust lock) and `RawValue<T>` (no lock).
 
-use crate::error::{AccessError, LockError, TryLockError};
+use crate::error::AccessError;
 use crate::lock::{acquire, flatten, for_access, pass_on_owner_died, HasHeld, Held, Wait};
 use crate::typed::{Kind, Typed};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod};
 use multiproc_internal::clock::Deadline;
+use multiproc_internal::guard::{ConditionGuard, LockError, Relock, TryLockError};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -257,6 +258,18 @@ impl<T: NoUninit + CheckedBitPattern + fmt::Debug> fmt::Debug for Value<T> {
 pub struct ValueGuard<'a, T> {
     pub(crate) value: &'a Value<T>,
     held: Held<'a>,
+}
+
+/// A [`Condition`](https://docs.rs/multiproc-sync/latest/multiproc_sync/struct.Condition.html)
+/// can wait with this guard: Python's `Condition(lock=...get_lock())`.
+impl<T: NoUninit + CheckedBitPattern> ConditionGuard for ValueGuard<'_, T> {
+    fn relock(&mut self) -> &mut dyn Relock {
+        &mut self.held
+    }
+
+    fn is_valid(&self) -> bool {
+        crate::sys::valid(&self.value.inner)
+    }
 }
 
 impl<'a, T> HasHeld<'a> for ValueGuard<'a, T> {

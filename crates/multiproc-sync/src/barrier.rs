@@ -1,12 +1,13 @@
 //! `Barrier`: a number of processes wait until all have arrived.
 
+use crate::handle::shared_handle;
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::errno::{invalid_data, invalid_input};
 use multiproc_internal::futex;
 use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -341,33 +342,9 @@ impl Barrier {
             })
         });
     }
-
-    /// The name of a named barrier.
-    pub fn name(&self) -> Option<&str> {
-        self.obj.block().name()
-    }
-
-    /// Keeps a named barrier after its creator's handle is dropped.
-    pub fn keep(&mut self) {
-        self.obj.keep();
-    }
-
-    /// Removes a named barrier's name; existing handles keep working.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if already unlinked; `InvalidInput` for an anonymous barrier.
-    pub fn unlink(&mut self) -> io::Result<()> {
-        self.obj.unlink()
-    }
 }
 
-impl AsFd for Barrier {
-    /// The fd behind the barrier: send it and call [`Barrier::from_fd`] in the other process.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.obj.block().fd()
-    }
-}
+shared_handle!(Barrier, "barrier");
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

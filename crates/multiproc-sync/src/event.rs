@@ -1,11 +1,11 @@
 //! `Event`: a flag that processes set, clear and wait for.
 
+use crate::handle::shared_handle;
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::futex;
 use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -68,28 +68,6 @@ impl Event {
     pub fn create_named(name: &str) -> io::Result<Event> {
         Ok(Event {
             obj: SharedObject::create(&KIND, Some(name), |_| {})?,
-        })
-    }
-
-    /// Opens a named event.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if there is none; `InvalidData` if the name holds something else.
-    pub fn open(name: &str) -> io::Result<Event> {
-        Ok(Event {
-            obj: SharedObject::open(&KIND, name)?,
-        })
-    }
-
-    /// Rebuilds an event from an fd received from another process.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidData` if the fd is not a sealed multiproc event.
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Event> {
-        Ok(Event {
-            obj: SharedObject::from_fd(&KIND, fd)?,
         })
     }
 
@@ -172,33 +150,9 @@ impl Event {
     pub fn wait_deadline(&self, deadline: Instant) -> bool {
         self.wait_until(Deadline::from_instant(deadline))
     }
-
-    /// The name of a named event.
-    pub fn name(&self) -> Option<&str> {
-        self.obj.block().name()
-    }
-
-    /// Keeps a named event after its creator's handle is dropped.
-    pub fn keep(&mut self) {
-        self.obj.keep();
-    }
-
-    /// Removes a named event's name; existing handles keep working.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` if already unlinked; `InvalidInput` for an anonymous event.
-    pub fn unlink(&mut self) -> io::Result<()> {
-        self.obj.unlink()
-    }
 }
 
-impl AsFd for Event {
-    /// The fd behind the event: send it to another process and call [`Event::from_fd`] there.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.obj.block().fd()
-    }
-}
+shared_handle!(Event, KIND, "event", open);
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

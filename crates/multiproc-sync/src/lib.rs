@@ -30,10 +30,19 @@
 #![cfg(target_os = "linux")]
 
 mod barrier;
+mod condition;
 mod event;
+mod handle;
+mod lock;
+mod rlock;
 
 pub use crate::{
     barrier::{Barrier, BrokenBarrier},
+    condition::Condition,
     event::Event,
+    lock::{Lock, LockGuard},
+    rlock::{RLock, RLockGuard},
 };
+#[doc(inline)]
+pub use multiproc_internal::guard::{ConditionGuard, LockError, TryLockError};
 pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};
