@@ -591,8 +591,12 @@ impl CondWords<'_> {
             if deadline.is_some_and(Deadline::has_passed) {
                 break;
             }
-            futex::wait(self.seq, seq0, deadline);
-            notified = changed();
+            match futex::wait(self.seq, seq0, deadline) {
+                // A notify meant for others may have changed the number meanwhile: this
+                // waiter was not woken, so it timed out (as Python's `wait` reports).
+                futex::Wait::TimedOut => break,
+                futex::Wait::Woken => notified = changed(),
+            }
         }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         // SAFETY: released just above.

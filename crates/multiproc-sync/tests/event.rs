@@ -1,8 +1,11 @@
 //! `Event` across real processes.
 
+mod common;
+
+use common::until_asleep;
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, wait_until,
+    fork_child, reexec, reexec_role, shm_names, test_name, wait_child,
 };
 use multiproc_shm::Atomic;
 use multiproc_sync::Event;
@@ -10,16 +13,6 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    stat.get(close + 2).map(|&b| b as char)
-}
-
-fn until_asleep(pid: i32) {
-    wait_until("the child to sleep", || state(pid) == Some('S'));
-}
 
 #[test]
 fn a_child_waits_for_the_parent_to_set() {
