@@ -1,10 +1,12 @@
-//! Uncontended lock + unlock in one process: multiproc's robust lock against a bare
-//! compare-exchange + swap (the floor of any futex lock), a raw futex mutex, glibc's
-//! process-shared mutexes (plain and robust) and raw_sync.
+//! Uncontended lock + unlock in one process: multiproc's robust locks (shm's `Value`,
+//! multiproc-sync's `Lock` and `RLock`) against a bare compare-exchange + swap (the floor of
+//! any futex lock), a raw futex mutex, glibc's process-shared mutexes (plain and robust) and
+//! raw_sync.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use multiproc_benches::sys::{FutexCounter, PthreadCounter, RawSyncCounter};
 use multiproc_shm::Value;
+use multiproc_sync::{Lock, RLock};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -21,6 +23,14 @@ fn uncontended(c: &mut Criterion) {
     });
     let v = Value::new(0u64).unwrap();
     g.bench_function("multiproc_value", |b| b.iter(|| drop(black_box(&v).lock())));
+    let l = Lock::new().unwrap();
+    g.bench_function("multiproc_sync_lock", |b| {
+        b.iter(|| drop(black_box(&l).lock()))
+    });
+    let rl = RLock::new().unwrap();
+    g.bench_function("multiproc_sync_rlock", |b| {
+        b.iter(|| drop(black_box(&rl).lock()))
+    });
     let f = FutexCounter::new();
     g.bench_function("raw_futex_mutex", |b| {
         b.iter(|| black_box(&f).lock_unlock())
