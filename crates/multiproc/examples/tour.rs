@@ -227,6 +227,35 @@ fn event_and_barrier() -> Result {
     Ok(())
 }
 
+fn lock_and_condition() -> Result {
+    const TURNS: u32 = 20_000;
+    // Python's Condition pattern: two processes take turns on a shared word, each waiting
+    // (under the lock) until the turn is its own.
+    let lock = Lock::new()?;
+    let cond = Condition::new()?;
+    let turn = RawValue::new(0u32)?;
+    let play = |me: u32| {
+        let mut guard = lock.lock().expect("lock");
+        for _ in 0..TURNS {
+            guard = cond
+                .wait_while(guard, |_| turn.get() % 2 != me)
+                .expect("wait");
+            turn.set(turn.get() + 1);
+            cond.notify_one();
+        }
+    };
+    let start = Instant::now();
+    let child = fork_child(|| play(1));
+    play(0);
+    child.assert_success();
+    let took = start.elapsed();
+    println!(
+        "Lock + Condition  {TURNS} turns handed back and forth between 2 processes: {:.2?} per turn",
+        took / (2 * TURNS)
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -235,6 +264,7 @@ fn main() -> Result {
     shared_memory()?;
     owner_died()?;
     semaphore()?;
+    lock_and_condition()?;
     event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;

@@ -45,6 +45,10 @@
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new(n)`](Semaphore::new), [`BoundedSemaphore::new(n)`](BoundedSemaphore::new) | shared by fork, fd or name |
 //! | `sem.acquire(timeout=t)`, `sem.release()` | [`acquire_timeout(t)`](Semaphore::acquire_timeout), [`release()`](Semaphore::release) | bounded: over-release is an error |
 //! | `with sem:` | [`sem.access()`](Semaphore::access) | a guard |
+//! | `Lock()`, `with lock:` | [`Lock::new()`](Lock::new), a guard from [`lock.lock()`](Lock::lock) | robust: a dead holder is [`LockError::OwnerDied`](sync::LockError::OwnerDied) for the next acquirer |
+//! | `lock.acquire(timeout=t)`, `acquire(False)` | [`lock_timeout(t)`](Lock::lock_timeout), [`try_lock()`](Lock::try_lock) | locking twice in one thread is an error, not a deadlock |
+//! | `RLock()`: `acquire`, `release` | [`RLock`]: guards from [`lock()`](RLock::lock), or [`acquire()`](RLock::acquire) / [`release()`](RLock::release) | releasing by a non-owner is [`LockError::NotOwner`](sync::LockError::NotOwner) |
+//! | `Condition(lock)`: `wait(timeout)`, `wait_for(pred)`, `notify(n)`, `notify_all()` | [`Condition`]: [`wait_timeout(guard, t)`](Condition::wait_timeout), [`wait_while(guard, \|g\| !pred)`](Condition::wait_while), [`notify(n)`](Condition::notify), [`notify_all()`](Condition::notify_all) | waits with a `Lock`, `RLock` or `Value` guard |
 //! | `Event()`: `set`, `clear`, `is_set`, `wait(timeout)` | [`Event`]: [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) | a set is never missed by a waiter, even if cleared at once |
 //! | `Barrier(n)`: `wait`, `abort`, `reset`, `broken`, `n_waiting` | [`Barrier`]: [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout), [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting) | a timeout breaks it for everyone, as in Python |
 //!
@@ -58,7 +62,7 @@
 //! * [`signal`] (feature `signal`, default): `Signal`, `kill`, `PidFd`, `alarm`, timers, masks,
 //!   waiting, handlers.
 //! * [`semaphore`] (feature `semaphore`, default): `Semaphore`, `BoundedSemaphore`.
-//! * [`sync`] (feature `sync`, default): `Event`, `Barrier`.
+//! * [`sync`] (feature `sync`, default): `Lock`, `RLock`, `Condition`, `Event`, `Barrier`.
 //!
 //! Linux only.
 
@@ -91,14 +95,14 @@ pub use multiproc_semaphore as semaphore;
 #[doc(inline)]
 pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};
 
-/// Synchronisation: `Event`, `Barrier` (crate `multiproc-sync`).
+/// Synchronisation: `Lock`, `RLock`, `Condition`, `Event`, `Barrier` (crate `multiproc-sync`).
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use multiproc_sync as sync;
 
 #[cfg(feature = "sync")]
 #[doc(inline)]
-pub use multiproc_sync::{Barrier, Event};
+pub use multiproc_sync::{Barrier, Condition, Event, Lock, RLock};
 
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
@@ -116,5 +120,7 @@ pub mod prelude {
     pub use multiproc_signal::{Pid, PidFd, Signal, SignalError, Signals};
     #[cfg(feature = "sync")]
     #[doc(no_inline)]
-    pub use multiproc_sync::{Barrier, BrokenBarrier, Event};
+    pub use multiproc_sync::{
+        Barrier, BrokenBarrier, Condition, Event, Lock, LockGuard, RLock, RLockGuard,
+    };
 }

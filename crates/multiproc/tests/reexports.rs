@@ -106,6 +106,25 @@ fn sync_reexports_work_across_a_fork() {
         .wait_timeout(std::time::Duration::from_secs(20))
         .is_ok());
     child.assert_success();
+    let lock = multiproc::Lock::new().unwrap();
+    let rlock = multiproc::RLock::new().unwrap();
+    let cond = multiproc::Condition::new().unwrap();
+    let guard = lock.lock().unwrap();
+    let child = fork_child(|| {
+        // Runs only once the parent's wait released the lock.
+        let _g: LockGuard<'_> = lock.lock().unwrap();
+        let _r: RLockGuard<'_> = rlock.lock().unwrap();
+        cond.notify_all();
+    });
+    let (guard, notified) = cond
+        .wait_timeout(guard, std::time::Duration::from_secs(20))
+        .unwrap();
+    assert!(notified);
+    drop(guard);
+    child.assert_success();
+    let _: &multiproc::sync::Lock = &lock;
+    let _: (&RLock, &Condition) = (&rlock, &cond);
+    let _: Option<multiproc::sync::LockError<()>> = None;
     let _: Option<BrokenBarrier> = None;
     let _: &Event = &go;
     let _: &Barrier = &meet;
