@@ -161,13 +161,27 @@ pub enum Release {
     Nothing,
 }
 
+/// Checks the data a lock protects each time the lock is taken (types with invalid bit
+/// patterns, such as `bool`, check theirs; a peer may have written garbage).
+pub trait Validate {
+    /// Whether the protected bytes are a valid value. Called with the lock held.
+    fn is_valid(&self) -> bool;
+}
+
 /// A held robust lock. `!Send` (the lock word holds this thread's id and the lock is on this
 /// thread's robust list) but `Sync`, like `std::sync::MutexGuard`, whose marker it borrows.
-#[derive(Debug)]
 pub struct Held<'a> {
     mutex: &'a RobustMutex,
     release: Release,
     _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
+}
+
+impl fmt::Debug for Held<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Held")
+            .field("release", &self.release)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Held<'_> {
@@ -178,9 +192,10 @@ impl Held<'_> {
         }
     }
 
-    /// Chooses how the drop releases the lock.
+    /// Chooses how the drop releases the lock. [`Release::Nothing`] is refused: a held lock
+    /// is always released.
     pub fn set_release(&mut self, r: Release) {
-        if self.release != Release::Nothing {
+        if self.release != Release::Nothing && r != Release::Nothing {
             self.release = r;
         }
     }
@@ -236,7 +251,7 @@ fn fail<G>(f: LockFail) -> TryLockError<G> {
     }
 }
 
-/// Takes `mutex`, checks the data with `valid`, and builds the guard with `make`.
+/// Takes `mutex`, checks the data with `check`, and builds the guard with `make`.
 ///
 /// # Errors
 ///
@@ -245,7 +260,7 @@ fn fail<G>(f: LockFail) -> TryLockError<G> {
 pub fn acquire<'a, G>(
     mutex: &'a RobustMutex,
     wait: Wait,
-    valid: impl FnOnce() -> bool,
+    check: Option<&dyn Validate>,
     make: impl FnOnce(Held<'a>) -> G,
 ) -> Result<G, TryLockError<G>> {
     let died = match take(mutex, wait) {
@@ -262,7 +277,7 @@ pub fn acquire<'a, G>(
         },
         _not_send: PhantomData,
     };
-    if !valid() {
+    if !check.is_none_or(Validate::is_valid) {
         // Garbage from another process: refuse to hand out a reference to it, and leave the
         // lock as we found it.
         held.set_release(if died {
@@ -293,18 +308,6 @@ pub fn flatten<G>(r: Result<G, TryLockError<G>>) -> Result<G, LockError<G>> {
             unreachable!("a lock without deadline neither fails to block nor times out")
         }
     }
-}
-
-/// A guard built on [`Held`].
-pub trait HasHeld<'a> {
-    /// The held lock.
-    fn held_mut(&mut self) -> &mut Held<'a>;
-}
-
-/// Hands an owner-died guard on without deciding about the dead holder's data: the next
-/// `lock()` is told, exactly as this one was.
-pub fn pass_on_owner_died<'a>(guard: &mut impl HasHeld<'a>) {
-    guard.held_mut().set_release(Release::StillOwnerDied);
 }
 
 /// The shared words of a re-entrant lock: the robust lock, how many levels its holder has
@@ -444,9 +447,13 @@ pub trait Relock {
     /// Only after `release_for_wait`.
     unsafe fn relock_after_wait(&mut self, saved: u32) -> Result<bool, LockError<()>>;
 
-    /// After a successful relock whose data failed validation: releases the lock as it was
-    /// found (`died`: flagged owner-died again) and makes the guard own nothing.
-    fn give_back(&mut self, died: bool);
+    /// After a successful relock whose data failed its check: releases the lock as it was
+    /// found (`died`: flagged owner-died again); the guard then owns nothing.
+    ///
+    /// # Safety
+    ///
+    /// Only right after `relock_after_wait` returned `Ok(died)`.
+    unsafe fn give_back(&mut self, died: bool);
 }
 
 impl Relock for Held<'_> {
@@ -478,13 +485,21 @@ impl Relock for Held<'_> {
         }
     }
 
-    fn give_back(&mut self, died: bool) {
+    unsafe fn give_back(&mut self, died: bool) {
         self.set_release(if died {
             Release::StillOwnerDied
         } else {
             Release::Consistent
         });
         self.release_now();
+    }
+}
+
+impl Held<'_> {
+    /// What a condition wait needs of this lock: the lock itself, and `check` for the data
+    /// it protects.
+    pub fn for_wait<'r>(&'r mut self, check: Option<&'r dyn Validate>) -> RelockHandle<'r> {
+        RelockHandle { lock: self, check }
     }
 }
 
@@ -509,7 +524,7 @@ impl Relock for Reentrant<'_> {
         Ok(died)
     }
 
-    fn give_back(&mut self, died: bool) {
+    unsafe fn give_back(&mut self, died: bool) {
         if self.is_owned() {
             self.count.store(0, Ordering::Relaxed);
             if died {
@@ -521,21 +536,44 @@ impl Relock for Reentrant<'_> {
     }
 }
 
+impl Reentrant<'_> {
+    /// What a condition wait needs of this lock (it protects no data: nothing to check).
+    pub fn for_wait(&mut self) -> RelockHandle<'_> {
+        RelockHandle {
+            lock: self,
+            check: None,
+        }
+    }
+}
+
+/// A guard's lock and the check of its data, as [`ConditionGuard::relock`] hands them to the
+/// condition wait. Made only from a guard's own lock ([`Held::for_wait`],
+/// [`Reentrant::for_wait`]), so the check cannot be swapped for another.
+pub struct RelockHandle<'r> {
+    lock: &'r mut dyn Relock,
+    check: Option<&'r dyn Validate>,
+}
+
+impl fmt::Debug for RelockHandle<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RelockHandle").finish_non_exhaustive()
+    }
+}
+
+/// Proof that the caller is [`CondWords::wait`]: only this module can make one, so only the
+/// condition wait can reach a guard's lock through [`ConditionGuard::relock`].
+#[derive(Debug)]
+pub struct WaitToken(());
+
 /// A guard a [`Condition`](https://docs.rs/multiproc-sync) can wait with: the guards of
 /// `multiproc-sync`'s `Lock` and `RLock`, and of `multiproc-shm`'s `Value` and `Array`.
 ///
-/// Its methods are the plumbing of `Condition::wait`; there is nothing to call on it directly.
+/// Its method is the plumbing of `Condition::wait`, callable only from there (it takes a
+/// [`WaitToken`]); there is nothing to call on it directly.
 pub trait ConditionGuard: Sized {
     /// The lock the guard holds.
     #[doc(hidden)]
-    fn relock(&mut self) -> &mut dyn Relock;
-
-    /// Whether the guarded data is valid after taking the lock back (types with invalid bit
-    /// patterns check theirs).
-    #[doc(hidden)]
-    fn is_valid(&self) -> bool {
-        true
-    }
+    fn relock(&mut self, token: WaitToken) -> RelockHandle<'_>;
 }
 
 /// The two words of a condition variable: a sequence number that every notify changes (the
@@ -578,13 +616,13 @@ impl CondWords<'_> {
         mut guard: G,
         deadline: Option<Deadline>,
     ) -> Result<(G, bool), LockError<G>> {
-        if !guard.relock().is_held() {
+        if !guard.relock(WaitToken(())).lock.is_held() {
             return Err(LockError::NotOwner);
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let seq0 = self.seq.load(Ordering::SeqCst);
         // SAFETY: `guard` is owned here and not dereferenced until the lock is taken back.
-        let saved = unsafe { guard.relock().release_for_wait() };
+        let saved = unsafe { guard.relock(WaitToken(())).lock.release_for_wait() };
         let changed = || self.seq.load(Ordering::Acquire) != seq0;
         let mut notified = futex::spin_until(changed);
         while !notified {
@@ -600,12 +638,23 @@ impl CondWords<'_> {
         }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         // SAFETY: released just above.
-        match unsafe { guard.relock().relock_after_wait(saved) } {
+        let relocked = {
+            let h = guard.relock(WaitToken(()));
+            // SAFETY: released just above; the check runs with the lock held, before anyone
+            // can dereference the guard, and a failed check releases it again at once.
+            unsafe {
+                h.lock.relock_after_wait(saved).and_then(|died| {
+                    if h.check.is_none_or(Validate::is_valid) {
+                        Ok(died)
+                    } else {
+                        h.lock.give_back(died);
+                        Err(LockError::Corrupted)
+                    }
+                })
+            }
+        };
+        match relocked {
             Ok(died) => {
-                if !guard.is_valid() {
-                    guard.relock().give_back(died);
-                    return Err(LockError::Corrupted);
-                }
                 if died {
                     Err(LockError::OwnerDied(guard))
                 } else {
@@ -613,6 +662,7 @@ impl CondWords<'_> {
                 }
             }
             Err(e) => Err(match e {
+                // Reported as `Ok(true)` above, never as an error.
                 LockError::OwnerDied(()) => LockError::NotRecoverable,
                 LockError::NotRecoverable => LockError::NotRecoverable,
                 LockError::WouldDeadlock => LockError::WouldDeadlock,

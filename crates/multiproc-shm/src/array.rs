@@ -5,7 +5,7 @@ use crate::lock::{acquire, flatten, for_access, HasHeld, Held, Wait};
 use crate::typed::{Kind, Typed, PREFAULT_MIN};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod, Zeroable};
 use multiproc_internal::clock::Deadline;
-use multiproc_internal::guard::{ConditionGuard, LockError, Relock, TryLockError};
+use multiproc_internal::guard::{ConditionGuard, LockError, RelockHandle, TryLockError, WaitToken};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -94,12 +94,9 @@ impl<T: NoUninit + CheckedBitPattern> Array<T> {
     }
 
     fn guard(&self, wait: Wait) -> Result<ArrayGuard<'_, T>, TryLockError<ArrayGuard<'_, T>>> {
-        acquire(
-            self.inner.mutex(),
-            wait,
-            || crate::sys::valid(&self.inner),
-            |held| ArrayGuard { array: self, held },
-        )
+        acquire(self.inner.mutex(), wait, Some(&self.inner), |held| {
+            ArrayGuard { array: self, held }
+        })
     }
 
     /// Locks the whole array, blocking until the lock is free.
@@ -284,12 +281,8 @@ pub struct ArrayGuard<'a, T> {
 /// A [`Condition`](https://docs.rs/multiproc-sync/latest/multiproc_sync/struct.Condition.html)
 /// can wait with this guard: Python's `Condition(lock=...get_lock())`.
 impl<T: NoUninit + CheckedBitPattern> ConditionGuard for ArrayGuard<'_, T> {
-    fn relock(&mut self) -> &mut dyn Relock {
-        &mut self.held
-    }
-
-    fn is_valid(&self) -> bool {
-        crate::sys::valid(&self.array.inner)
+    fn relock(&mut self, _: WaitToken) -> RelockHandle<'_> {
+        self.held.for_wait(Some(&self.array.inner))
     }
 }
 

@@ -158,3 +158,9 @@ impl<T> Typed<T> {
             .populate_write(self.data + start * size, n * size);
     }
 }
+
+impl<T: bytemuck::CheckedBitPattern> multiproc_internal::guard::Validate for Typed<T> {
+    fn is_valid(&self) -> bool {
+        crate::sys::valid(self)
+    }
+}

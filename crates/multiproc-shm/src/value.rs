@@ -5,7 +5,7 @@ use crate::lock::{acquire, flatten, for_access, pass_on_owner_died, HasHeld, Hel
 use crate::typed::{Kind, Typed};
 use bytemuck::{CheckedBitPattern, NoUninit, Pod};
 use multiproc_internal::clock::Deadline;
-use multiproc_internal::guard::{ConditionGuard, LockError, Relock, TryLockError};
+use multiproc_internal::guard::{ConditionGuard, LockError, RelockHandle, TryLockError, WaitToken};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -88,12 +88,9 @@ impl<T: NoUninit + CheckedBitPattern> Value<T> {
     }
 
     fn guard(&self, wait: Wait) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
-        acquire(
-            self.inner.mutex(),
-            wait,
-            || crate::sys::valid(&self.inner),
-            |held| ValueGuard { value: self, held },
-        )
+        acquire(self.inner.mutex(), wait, Some(&self.inner), |held| {
+            ValueGuard { value: self, held }
+        })
     }
 
     /// Locks, blocking until the lock is free.
@@ -263,12 +260,8 @@ pub struct ValueGuard<'a, T> {
 /// A [`Condition`](https://docs.rs/multiproc-sync/latest/multiproc_sync/struct.Condition.html)
 /// can wait with this guard: Python's `Condition(lock=...get_lock())`.
 impl<T: NoUninit + CheckedBitPattern> ConditionGuard for ValueGuard<'_, T> {
-    fn relock(&mut self) -> &mut dyn Relock {
-        &mut self.held
-    }
-
-    fn is_valid(&self) -> bool {
-        crate::sys::valid(&self.value.inner)
+    fn relock(&mut self, _: WaitToken) -> RelockHandle<'_> {
+        self.held.for_wait(Some(&self.value.inner))
     }
 }
 

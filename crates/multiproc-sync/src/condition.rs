@@ -98,6 +98,11 @@ impl Condition {
 
     /// Releases the guard's lock, waits for a notify, and takes the lock back.
     ///
+    /// The lock is released as dropping the guard would release it: waiting with a guard
+    /// from [`LockError::OwnerDied`] that was not yet
+    /// [made consistent](crate::LockGuard::make_consistent) makes the lock not recoverable
+    /// for everyone, and this wait then returns [`LockError::NotRecoverable`]. Repair first.
+    ///
     /// # Errors
     ///
     /// [`LockError::OwnerDied`] (with the guard) if the lock's holder died meanwhile;

@@ -3,7 +3,7 @@
 use crate::handle::shared_handle;
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::guard::{
-    acquire, flatten, ConditionGuard, Held, LockError, Relock, TryLockError, Wait,
+    acquire, flatten, ConditionGuard, Held, LockError, RelockHandle, TryLockError, Wait, WaitToken,
 };
 use multiproc_internal::object::{Kind, SharedObject};
 use multiproc_internal::robust::RobustMutex;
@@ -101,7 +101,7 @@ impl Lock {
     }
 
     fn guard(&self, wait: Wait) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        acquire(self.mutex(), wait, || true, |held| LockGuard { held })
+        acquire(self.mutex(), wait, None, |held| LockGuard { held })
     }
 
     /// Takes the lock, blocking until it is free.
@@ -200,8 +200,8 @@ impl LockGuard<'_> {
 }
 
 impl ConditionGuard for LockGuard<'_> {
-    fn relock(&mut self) -> &mut dyn Relock {
-        &mut self.held
+    fn relock(&mut self, _: WaitToken) -> RelockHandle<'_> {
+        self.held.for_wait(None)
     }
 }
 

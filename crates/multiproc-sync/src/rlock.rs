@@ -3,7 +3,7 @@
 use crate::handle::shared_handle;
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::guard::{
-    flatten, ConditionGuard, LockError, Reentrant, Relock, TryLockError, Wait,
+    flatten, ConditionGuard, LockError, Reentrant, RelockHandle, TryLockError, Wait, WaitToken,
 };
 use multiproc_internal::object::{Kind, SharedObject};
 use std::fmt;
@@ -110,7 +110,9 @@ impl RLock {
     /// # Errors
     ///
     /// [`LockError::OwnerDied`] (with the guard: the lock is yours),
-    /// [`LockError::NotRecoverable`], [`LockError::TooManyHeld`].
+    /// [`LockError::NotRecoverable`], [`LockError::TooManyHeld`];
+    /// [`LockError::WouldDeadlock`] if this thread holds the same lock through another
+    /// handle (opened twice in one process: levels are counted per handle's mapping).
     pub fn lock(&self) -> Result<RLockGuard<'_>, LockError<RLockGuard<'_>>> {
         flatten(self.guard(Wait::Forever))
     }
@@ -153,8 +155,9 @@ impl RLock {
     ///
     /// # Errors
     ///
-    /// As [`RLock::lock`]; on [`LockError::OwnerDied`] the level is held, and
-    /// [`make_consistent`](RLock::make_consistent) repairs the lock.
+    /// As [`RLock::lock`]. On [`LockError::OwnerDied`] the level **is held** (propagating the
+    /// error with `?` keeps it): repair, call [`make_consistent`](RLock::make_consistent),
+    /// and [`release`](RLock::release) it as usual.
     pub fn acquire(&self) -> Result<(), LockError<()>> {
         flatten(self.core().lock(Wait::Forever, || ()))
     }
@@ -249,8 +252,8 @@ impl Drop for RLockGuard<'_> {
 }
 
 impl ConditionGuard for RLockGuard<'_> {
-    fn relock(&mut self) -> &mut dyn Relock {
-        &mut self.core
+    fn relock(&mut self, _: WaitToken) -> RelockHandle<'_> {
+        self.core.for_wait()
     }
 }
 

@@ -10,6 +10,7 @@ use multiproc_internal::testing::{
 use multiproc_shm::{Atomic, RawValue, Value};
 use multiproc_signal::{Signal, SignalCounter};
 use multiproc_sync::{Condition, Event, Lock, LockError, RLock};
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -84,7 +85,7 @@ fn notify_all_wakes_every_waiter_and_notify_n_wakes_n() {
 
     registered.store(0, Ordering::Release);
     notified.store(0, Ordering::Release);
-    let kids = spawn_waiters(Duration::from_millis(1500));
+    let kids = spawn_waiters(Duration::from_secs(3));
     let g = all_asleep(&kids);
     cond.notify(2);
     drop(g);
@@ -156,34 +157,103 @@ fn a_notifier_that_dies_holding_the_lock_cannot_keep_a_waiter_past_its_timeout()
     let cond = Condition::new().unwrap();
     let waiting = Event::new().unwrap();
     let notifier_holds = Event::new().unwrap();
-    let waiter = fork_child(|| {
-        let g = lock.lock().unwrap();
-        waiting.set();
-        let start = Instant::now();
-        match cond.wait_timeout(g, Duration::from_millis(400)) {
-            Err(LockError::OwnerDied(mut g)) => g.make_consistent(),
-            other => panic!("expected OwnerDied, got {other:?}"),
-        }
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(400) && took < Duration::from_millis(900),
-            "{took:?}"
-        );
-    });
-    assert!(waiting.wait_timeout(LONG));
-    // The notifier takes the lock once the waiter released it, and dies before notifying.
+    // The notifier is ready first; it takes the lock as soon as the waiter's wait releases
+    // it, and dies holding it, before notifying.
     let notifier = fork_child(|| {
+        assert!(waiting.wait_timeout(LONG));
         let _g = lock.lock().unwrap();
         notifier_holds.set();
         loop {
             std::thread::park();
         }
     });
+    let waiter = fork_child(|| {
+        let g = lock.lock().unwrap();
+        waiting.set();
+        let start = Instant::now();
+        match cond.wait_timeout(g, Duration::from_millis(1000)) {
+            Err(LockError::OwnerDied(mut g)) => g.make_consistent(),
+            other => panic!("expected OwnerDied, got {other:?}"),
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(1000) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+    });
     assert!(notifier_holds.wait_timeout(LONG));
     notifier.kill().unwrap();
     assert_eq!(notifier.wait(), ChildExit::Signaled(libc::SIGKILL));
     waiter.assert_success();
     assert!(lock.try_lock().is_ok(), "the waiter repaired it");
+}
+
+#[test]
+fn a_waiter_killed_mid_wait_leaves_the_condition_working() {
+    let lock = Lock::new().unwrap();
+    let cond = Condition::new().unwrap();
+    let flag = RawValue::new(0u32).unwrap();
+    let registered = Atomic::new(0u32).unwrap();
+    let waiter = || {
+        fork_child(|| {
+            let g = lock.lock().unwrap();
+            registered.fetch_add(1, Ordering::AcqRel);
+            let (_g, ok) = cond
+                .wait_timeout_while(g, LONG, |_| flag.get() == 0)
+                .unwrap();
+            assert!(ok);
+        })
+    };
+    let doomed = waiter();
+    let survivor = waiter();
+    wait_until("two waiters", || registered.load(Ordering::Acquire) == 2);
+    drop(lock.lock().unwrap()); // both have released it: both are in the wait
+    until_asleep(doomed.pid());
+    doomed.kill().unwrap();
+    assert_eq!(doomed.wait(), ChildExit::Signaled(libc::SIGKILL));
+    let g = lock.lock().unwrap();
+    flag.set(1);
+    cond.notify_one();
+    drop(g);
+    survivor.assert_success();
+}
+
+#[test]
+fn an_rlock_holder_dying_during_a_wait_is_reported_with_every_level_back() {
+    let r = RLock::new().unwrap();
+    let cond = Condition::new().unwrap();
+    let waiting = Event::new().unwrap();
+    let holds = Event::new().unwrap();
+    let intruder = fork_child(|| {
+        assert!(waiting.wait_timeout(LONG));
+        r.acquire().unwrap();
+        holds.set();
+        loop {
+            std::thread::park();
+        }
+    });
+    let waiter = fork_child(|| {
+        let outer = r.lock().unwrap();
+        let inner = r.lock().unwrap();
+        waiting.set();
+        // Nobody notifies: the wait ends at its timeout, and taking the lock back reports
+        // the intruder's death.
+        match cond.wait_timeout(inner, Duration::from_millis(500)) {
+            Err(LockError::OwnerDied(mut inner)) => {
+                assert_eq!(r.level(), 2, "both levels are back");
+                inner.make_consistent();
+                drop(inner);
+            }
+            other => panic!("expected OwnerDied, got {other:?}"),
+        }
+        drop(outer);
+        assert!(!r.is_owned());
+    });
+    assert!(holds.wait_timeout(LONG));
+    intruder.kill().unwrap();
+    assert_eq!(intruder.wait(), ChildExit::Signaled(libc::SIGKILL));
+    waiter.assert_success();
+    assert_eq!(r.try_lock().map(|_| ()).ok(), Some(()), "repaired");
 }
 
 #[test]
@@ -223,15 +293,23 @@ fn works_with_a_shm_value_lock() {
     // guard.
     let v = Value::new(0u32).unwrap();
     let cond = Condition::new().unwrap();
+    let registered = Atomic::new(0u32).unwrap();
     let kids: Vec<_> = (0..3)
         .map(|_| {
             fork_child(|| {
                 let g = v.lock().unwrap();
+                registered.fetch_add(1, Ordering::AcqRel);
                 let g = cond.wait_while(g, |g| **g < 3).unwrap();
                 assert_eq!(*g, 3);
             })
         })
         .collect();
+    // Every child waits (asleep, the lock released) before the value moves.
+    wait_until("three waiters", || registered.load(Ordering::Acquire) == 3);
+    drop(v.lock().unwrap());
+    for k in &kids {
+        until_asleep(k.pid());
+    }
     for _ in 0..3 {
         let mut g = v.lock().unwrap();
         *g += 1;
@@ -240,6 +318,31 @@ fn works_with_a_shm_value_lock() {
     for k in kids {
         k.assert_success();
     }
+}
+
+#[test]
+fn a_value_garbled_during_a_wait_is_refused_after_it() {
+    let flag = Value::new(false).unwrap();
+    let cond = Condition::new().unwrap();
+    let registered = Atomic::new(0u32).unwrap();
+    let waiter = fork_child(|| {
+        let g = flag.lock().unwrap();
+        registered.fetch_add(1, Ordering::AcqRel);
+        // The bytes are checked when the lock is taken back: no `bool` with value 2 is
+        // ever handed out.
+        assert!(matches!(cond.wait(g), Err(LockError::Corrupted)));
+    });
+    wait_until("the waiter", || registered.load(Ordering::Acquire) == 1);
+    // A u8 view of the same memory (and the same lock) writes a byte that is no bool.
+    let bytes = Value::<u8>::from_fd(flag.as_fd().try_clone_to_owned().unwrap()).unwrap();
+    let mut g = bytes.lock().unwrap();
+    *g = 2;
+    cond.notify_all();
+    drop(g);
+    waiter.assert_success();
+    assert!(matches!(flag.lock(), Err(LockError::Corrupted)));
+    bytes.set(1).unwrap();
+    assert!(flag.get().unwrap());
 }
 
 const NAMED: &str = "named_condition_from_an_unrelated_process";
