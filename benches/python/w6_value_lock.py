@@ -1,4 +1,5 @@
-"""W6 in Python: 2 processes x N increments of a multiprocessing.Value under get_lock().
+"""W6 in Python: 2 processes x N increments of a multiprocessing.Value under get_lock() (an
+RLock), and of a RawValue under a Lock.
 
 Run: python3 benches/python/w6_value_lock.py [N]   (prints increments per second)
 Workers are pinned one per CPU and start together at a barrier, like the Rust bench.
@@ -9,31 +10,39 @@ import sys
 import time
 
 
-def worker(i, value, barrier, n, out):
+def worker(i, value, lock, barrier, n, out):
     os.sched_setaffinity(0, {i % os.cpu_count()})
     barrier.wait()
     start = time.monotonic()
     for _ in range(n):
-        with value.get_lock():
+        with lock:
             value.value += 1
     out[2 * i] = start
     out[2 * i + 1] = time.monotonic()
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+def run(label, value, lock, n):
     ctx = mp.get_context("fork")
-    value = ctx.Value("Q", 0)
     barrier = ctx.Barrier(2)
     out = ctx.RawArray("d", 4)
-    procs = [ctx.Process(target=worker, args=(i, value, barrier, n, out)) for i in range(2)]
+    procs = [
+        ctx.Process(target=worker, args=(i, value, lock, barrier, n, out)) for i in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
         p.join()
     assert value.value == 2 * n, value.value
     span = max(out[1], out[3]) - min(out[0], out[2])
-    print(f"w6 python Value.get_lock: {2 * n / span / 1e6:.3f} M increments/s")
+    print(f"w6 python {label}: {2 * n / span / 1e6:.3f} M increments/s")
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    ctx = mp.get_context("fork")
+    value = ctx.Value("Q", 0)
+    run("Value.get_lock", value, value.get_lock(), n)
+    run("Lock + RawValue", ctx.RawValue("Q", 0), ctx.Lock(), n)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""W7 in Python: Semaphore and Event ping-pong round trips between two processes.
+"""W7 in Python: Semaphore, Event and Lock + Condition ping-pong round trips between two
+processes.
 
 Run: python3 benches/python/w7_ping_pong.py [N]   (prints microseconds per round trip)
 """
@@ -20,6 +21,14 @@ def event_child(ping, pong, n):
         pong.set()
 
 
+def cond_child(cond, turn, n):
+    with cond:
+        for _ in range(n):
+            cond.wait_for(lambda: turn.value == 1)
+            turn.value = 0
+            cond.notify()
+
+
 def run(kind, n):
     ctx = mp.get_context("fork")
     if kind == "Semaphore":
@@ -30,6 +39,17 @@ def run(kind, n):
         for _ in range(n):
             ping.release()
             pong.acquire()
+    elif kind == "Lock + Condition":
+        # A turn word handed back and forth, as in the Rust bench.
+        cond, turn = ctx.Condition(ctx.Lock()), ctx.RawValue("I", 0)
+        child = ctx.Process(target=cond_child, args=(cond, turn, n))
+        child.start()
+        start = time.monotonic()
+        with cond:
+            for _ in range(n):
+                turn.value = 1
+                cond.notify()
+                cond.wait_for(lambda: turn.value == 0)
     else:
         ping, pong = ctx.Event(), ctx.Event()
         child = ctx.Process(target=event_child, args=(ping, pong, n))
@@ -48,3 +68,4 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     run("Semaphore", n)
     run("Event", n)
+    run("Lock + Condition", n)

@@ -94,9 +94,12 @@ impl<T: NoUninit + CheckedBitPattern> Array<T> {
     }
 
     fn guard(&self, wait: Wait) -> Result<ArrayGuard<'_, T>, TryLockError<ArrayGuard<'_, T>>> {
-        acquire(self.inner.mutex(), wait, Some(&self.inner), |held| {
-            ArrayGuard { array: self, held }
-        })
+        acquire(
+            self.inner.mutex(),
+            wait,
+            || crate::sys::valid(&self.inner),
+            |held| ArrayGuard { array: self, held },
+        )
     }
 
     /// Locks the whole array, blocking until the lock is free.

@@ -88,9 +88,12 @@ impl<T: NoUninit + CheckedBitPattern> Value<T> {
     }
 
     fn guard(&self, wait: Wait) -> Result<ValueGuard<'_, T>, TryLockError<ValueGuard<'_, T>>> {
-        acquire(self.inner.mutex(), wait, Some(&self.inner), |held| {
-            ValueGuard { value: self, held }
-        })
+        acquire(
+            self.inner.mutex(),
+            wait,
+            || crate::sys::valid(&self.inner),
+            |held| ValueGuard { value: self, held },
+        )
     }
 
     /// Locks, blocking until the lock is free.

@@ -101,7 +101,7 @@ impl Lock {
     }
 
     fn guard(&self, wait: Wait) -> Result<LockGuard<'_>, TryLockError<LockGuard<'_>>> {
-        acquire(self.mutex(), wait, None, |held| LockGuard { held })
+        acquire(self.mutex(), wait, || true, |held| LockGuard { held })
     }
 
     /// Takes the lock, blocking until it is free.
