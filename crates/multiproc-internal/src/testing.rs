@@ -17,6 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How long [`ForkChild::wait`] and [`wait_child`] let a child run before killing it and
@@ -132,6 +133,27 @@ fn child_stderr(msg: &str) {
     }
 }
 
+/// Set in a child of [`fork_child`] right after the fork.
+static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Installs, once and in the parent, a panic hook that reports a forked child's panics on fd 2
+/// and hands the parent's own to the previous hook. Never in the child: replacing the hook
+/// takes a lock that another thread of the parent may have held at the fork (a test panicking
+/// at that moment), which would hang the child for good.
+fn install_child_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_FORKED_CHILD.load(Ordering::Relaxed) {
+                child_stderr(&format!("forked child {}: {info}\n", std::process::id()));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Forks; the child runs `body` under `catch_unwind` and `_exit`s with 0, or
 /// [`PANIC_EXIT`] if it panicked (the message goes to stderr). The child never returns.
 ///
@@ -140,15 +162,14 @@ fn child_stderr(msg: &str) {
 /// If `fork` or `pidfd_open` fails.
 pub fn fork_child(body: impl FnOnce()) -> ForkChild {
     crate::identity::ensure_fork_handler();
+    install_child_panic_hook();
     let _ = io::stdout().flush();
     // SAFETY: fork has no memory-safety preconditions here; the child only runs `body` and
     // `_exit`s. (The test process has other threads; the child must avoid locks they might
     // have held, which the multiproc tests do: their bodies touch shared memory and syscalls.)
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        panic::set_hook(Box::new(|info| {
-            child_stderr(&format!("forked child {}: {info}\n", std::process::id()));
-        }));
+        IN_FORKED_CHILD.store(true, Ordering::Relaxed);
         let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
             Ok(()) => 0,
             Err(_) => PANIC_EXIT,

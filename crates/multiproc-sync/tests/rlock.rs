@@ -154,3 +154,45 @@ fn an_unrepaired_death_makes_it_not_recoverable() {
         Err(TryLockError::Lock(LockError::NotRecoverable))
     ));
 }
+
+const NAMED: &str = "named_rlock_from_an_unrelated_process_and_by_fd";
+
+#[test]
+fn named_rlock_from_an_unrelated_process_and_by_fd() {
+    use multiproc_internal::testing::{reexec, reexec_role, shm_names, test_name, wait_child};
+    if let Some(role) = reexec_role() {
+        assert_eq!(role, "peer");
+        let r = RLock::open(&std::env::var("RLOCK_NAME").unwrap()).unwrap();
+        // The parent holds two levels: this process is not the owner.
+        assert!(matches!(r.try_lock(), Err(TryLockError::WouldBlock)));
+        assert_eq!(r.release(), Err(LockError::NotOwner));
+        return;
+    }
+    let name = test_name("rlock");
+    let r = RLock::create_named(&name).unwrap();
+    let a = r.lock().unwrap();
+    let b = r.lock().unwrap();
+    let mut child = reexec(NAMED, "peer")
+        .env("RLOCK_NAME", &name)
+        .spawn()
+        .unwrap();
+    assert!(wait_child(&mut child, Duration::from_secs(60)).success());
+    assert_eq!(r.level(), 2);
+    drop((a, b));
+    drop(r);
+    assert!(shm_names(&name).is_empty());
+    // An anonymous one by fd, into a child forked before it existed.
+    use multiproc_internal::fdpass::{recv_fds, send_fds};
+    use std::os::fd::AsFd;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let child = fork_child(|| {
+        let mut b = [0u8; 1];
+        let (_, mut fds) = recv_fds(theirs.as_fd(), &mut b, 1).unwrap();
+        let r = RLock::from_fd(fds.pop().unwrap()).unwrap();
+        assert!(matches!(r.try_lock(), Err(TryLockError::WouldBlock)));
+    });
+    let r = RLock::new().unwrap();
+    let _g = r.lock().unwrap();
+    send_fds(ours.as_fd(), b"r", &[r.as_fd()]).unwrap();
+    child.assert_success();
+}
