@@ -256,6 +256,31 @@ fn lock_and_condition() -> Result {
     Ok(())
 }
 
+fn pipe_ping_pong() -> Result {
+    const ROUNDS: u32 = 20_000;
+    let (mut parent, mut child_end) = multiproc::pipe::pipe()?;
+    let child = fork_child(|| {
+        for _ in 0..ROUNDS {
+            let n: u64 = child_end.recv().expect("recv");
+            child_end.send(&(n + 1)).expect("send");
+        }
+    });
+    drop(child_end);
+    let start = Instant::now();
+    let mut n = 0u64;
+    for _ in 0..ROUNDS {
+        parent.send(&n)?;
+        n = parent.recv()?;
+    }
+    let took = start.elapsed();
+    child.assert_success();
+    println!(
+        "Pipe              {ROUNDS} typed ping-pong round trips with a child (n = {n}): {:.2?} each",
+        took / ROUNDS
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -265,6 +290,7 @@ fn main() -> Result {
     owner_died()?;
     semaphore()?;
     lock_and_condition()?;
+    pipe_ping_pong()?;
     event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;

@@ -51,6 +51,11 @@
 //! | `Condition(lock)`: `wait(timeout)`, `wait_for(pred)`, `notify(n)`, `notify_all()` | [`Condition`]: [`wait_timeout(guard, t)`](Condition::wait_timeout), [`wait_while(guard, \|g\| !pred)`](Condition::wait_while), [`notify(n)`](Condition::notify), [`notify_all()`](Condition::notify_all) | waits with a `Lock`, `RLock` or `Value` guard |
 //! | `Event()`: `set`, `clear`, `is_set`, `wait(timeout)` | [`Event`]: [`set`](Event::set), [`clear`](Event::clear), [`is_set`](Event::is_set), [`wait`](Event::wait), [`wait_timeout`](Event::wait_timeout) | a set is never missed by a waiter, even if cleared at once |
 //! | `Barrier(n)`: `wait`, `abort`, `reset`, `broken`, `n_waiting` | [`Barrier`]: [`wait`](Barrier::wait), [`wait_timeout`](Barrier::wait_timeout), [`abort`](Barrier::abort), [`reset`](Barrier::reset), [`is_broken`](Barrier::is_broken), [`n_waiting`](Barrier::n_waiting) | a timeout breaks it for everyone, as in Python |
+//! | `Pipe()`, `Pipe(duplex=False)` | [`pipe::pipe()`](pipe::pipe), [`pipe::pipe_simplex()`](pipe::pipe_simplex) | simplex ends are separate `Receiver`/`Sender` types |
+//! | `conn.send(obj)`, `conn.recv()` | [`conn.send(&value)?`](Connection::send), [`conn.recv::<T>()?`](Connection::recv) | serde + postcard; trailing bytes are an error |
+//! | `send_bytes`, `recv_bytes`, `recv_bytes_into` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) | a too-short buffer hands the message back |
+//! | `conn.poll(t)`, `connection.wait(objs, t)` | [`conn.poll(t)`](Connection::poll), [`pipe::wait(&ends, t)`](pipe::wait) | also `try_recv`, `recv_timeout` |
+//! | `EOFError`, `BrokenPipeError` | [`RecvError::Disconnected`](pipe::RecvError::Disconnected), [`SendError::Disconnected`](pipe::SendError::Disconnected) | never a SIGPIPE |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.
@@ -63,6 +68,7 @@
 //!   waiting, handlers.
 //! * [`semaphore`] (feature `semaphore`, default): `Semaphore`, `BoundedSemaphore`.
 //! * [`sync`] (feature `sync`, default): `Lock`, `RLock`, `Condition`, `Event`, `Barrier`.
+//! * [`pipe`] (feature `pipe`, default): `pipe`, `pipe_simplex`, `Connection`, `wait`.
 //!
 //! Linux only.
 
@@ -104,8 +110,21 @@ pub use multiproc_sync as sync;
 #[doc(inline)]
 pub use multiproc_sync::{Barrier, Condition, Event, Lock, RLock};
 
+/// Pipes between processes: `pipe`, `pipe_simplex`, `Connection`, `wait` (crate
+/// `multiproc-pipe`).
+#[cfg(feature = "pipe")]
+#[doc(inline)]
+pub use multiproc_pipe as pipe;
+
+#[cfg(feature = "pipe")]
+#[doc(inline)]
+pub use multiproc_pipe::Connection;
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "pipe")]
+    #[doc(no_inline)]
+    pub use multiproc_pipe::{Connection, Receiver, RecvError, SendError, Sender};
     #[cfg(feature = "semaphore")]
     #[doc(no_inline)]
     pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};

@@ -129,3 +129,21 @@ fn sync_reexports_work_across_a_fork() {
     let _: &Event = &go;
     let _: &Barrier = &meet;
 }
+
+#[test]
+fn pipe_reexports_work_across_a_fork() {
+    let (mut parent, mut child_end): (Connection, Connection) = multiproc::pipe::pipe().unwrap();
+    let (mut rx, mut tx): (Receiver, Sender) = multiproc::pipe::pipe_simplex().unwrap();
+    let child = fork_child(|| {
+        let n: u32 = child_end.recv().unwrap();
+        tx.send(&(n + 1)).unwrap();
+    });
+    parent.send(&41u32).unwrap();
+    assert_eq!(rx.recv::<u32>().unwrap(), 42);
+    child.assert_success();
+    assert_eq!(
+        multiproc::pipe::wait(&[&rx], Some(std::time::Duration::ZERO)).unwrap(),
+        Vec::<usize>::new()
+    );
+    let _: Option<(RecvError, SendError)> = None;
+}

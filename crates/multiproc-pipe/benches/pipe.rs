@@ -1,0 +1,172 @@
+//! multiproc-pipe's own figures, each group against the raw transport it runs on (a Unix
+//! stream socket pair, fixed-size reads and writes, no framing) and a raw `pipe(2)`, measured
+//! in the same run between two processes:
+//!
+//! - W1: round trip of a 64-byte message;
+//! - W2: one way, 64-byte messages (messages per second);
+//! - W3: one way, 1 MiB messages (bytes per second).
+//!
+//! The peers of other libraries (ipc-channel, interprocess) are in the workspace's `benches`
+//! package.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use multiproc_internal::testing::{fork_child, ForkChild};
+use multiproc_pipe::pipe;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+const SMALL: usize = 64;
+const LARGE: usize = 1 << 20;
+
+/// Ends a peer: it holds copies of both ends, so it would never see the connection close.
+fn stop(child: ForkChild) {
+    child.kill().unwrap();
+    child.wait();
+}
+
+/// Raw streams carry fixed-size messages; the first byte says whether one is the last.
+fn raw_echo(mut s: UnixStream, len: usize) {
+    let mut buf = vec![0u8; len];
+    loop {
+        if s.read_exact(&mut buf).is_err() {
+            return;
+        }
+        if s.write_all(&buf).is_err() {
+            return;
+        }
+    }
+}
+
+fn w1(c: &mut Criterion) {
+    let mut g = c.benchmark_group("w1_round_trip_64B");
+    let (mut a, mut b) = pipe().unwrap();
+    let child = fork_child(|| {
+        while let Ok(m) = b.recv_bytes() {
+            if b.send_bytes(&m).is_err() {
+                return;
+            }
+        }
+    });
+    drop(b);
+    let msg = [7u8; SMALL];
+    g.bench_function("multiproc_pipe", |bench| {
+        bench.iter(|| {
+            a.send_bytes(&msg).unwrap();
+            a.recv_bytes().unwrap()
+        })
+    });
+    stop(child);
+
+    let (mut s, t) = UnixStream::pair().unwrap();
+    let child = fork_child(|| raw_echo(t.try_clone().unwrap(), SMALL));
+    drop(t);
+    let mut back = [0u8; SMALL];
+    g.bench_function("raw_socketpair", |bench| {
+        bench.iter(|| {
+            s.write_all(&msg).unwrap();
+            s.read_exact(&mut back).unwrap();
+        })
+    });
+    stop(child);
+    g.finish();
+}
+
+/// One way: the parent sends `iters` messages of `len` bytes, then an end marker, and waits for
+/// the child's acknowledgement.
+fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
+    let mut g = c.benchmark_group(group);
+    g.throughput(throughput);
+    if len >= LARGE {
+        g.sample_size(10);
+    }
+    let (mut a, mut b) = pipe().unwrap();
+    let child = fork_child(|| {
+        let mut buf = vec![0u8; len];
+        loop {
+            match b.recv_bytes_into(&mut buf) {
+                Ok(0) => b.send_bytes(b"ack").unwrap(),
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    drop(b);
+    let msg = vec![7u8; len];
+    g.bench_function("multiproc_pipe", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                a.send_bytes(&msg).unwrap();
+            }
+            a.send_bytes(b"").unwrap();
+            a.recv_bytes().unwrap();
+            start.elapsed()
+        })
+    });
+    stop(child);
+
+    // Raw: fixed-size messages whose first byte is 1 on the last one; the child answers it.
+    let (mut s, t) = UnixStream::pair().unwrap();
+    let child = fork_child(|| {
+        let mut t = t.try_clone().unwrap();
+        let mut buf = vec![0u8; len];
+        while t.read_exact(&mut buf).is_ok() {
+            if buf[0] == 1 && t.write_all(&[1]).is_err() {
+                return;
+            }
+        }
+    });
+    drop(t);
+    let mut last = vec![7u8; len];
+    last[0] = 1;
+    g.bench_function("raw_socketpair", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                s.write_all(&msg).unwrap();
+            }
+            s.write_all(&last).unwrap();
+            s.read_exact(&mut [0u8; 1]).unwrap();
+            start.elapsed()
+        })
+    });
+    stop(child);
+
+    // A raw pipe(2) one way (the answer comes back on a second pipe).
+    let (mut r1, mut w1) = std::io::pipe().unwrap();
+    let (mut r2, mut w2) = std::io::pipe().unwrap();
+    let child = fork_child(|| {
+        let mut buf = vec![0u8; len];
+        while r1.read_exact(&mut buf).is_ok() {
+            if buf[0] == 1 && w2.write_all(&[1]).is_err() {
+                return;
+            }
+        }
+    });
+    drop((r1, w2));
+    g.bench_function("raw_pipe", |bench| {
+        bench.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                w1.write_all(&msg).unwrap();
+            }
+            w1.write_all(&last).unwrap();
+            r2.read_exact(&mut [0u8; 1]).unwrap();
+            start.elapsed()
+        })
+    });
+    stop(child);
+    g.finish();
+}
+
+fn w2(c: &mut Criterion) {
+    one_way(c, "w2_one_way_64B", SMALL, Throughput::Elements(1));
+}
+
+fn w3(c: &mut Criterion) {
+    one_way(c, "w3_one_way_1MiB", LARGE, Throughput::Bytes(LARGE as u64));
+}
+
+criterion_group!(benches, w1, w2, w3);
+criterion_main!(benches);

@@ -1,0 +1,153 @@
+//! Why a send or a receive failed.
+
+use std::fmt;
+use std::io;
+
+/// Why a send failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The other end is gone (every handle dropped, or its process died). Nothing is sent any
+    /// more on this connection.
+    Disconnected,
+    /// The message is larger than this connection's
+    /// [maximum message size](crate::Connection::max_message_size). Nothing was sent.
+    TooLarge {
+        /// The message's length in bytes.
+        len: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The value could not be serialized (postcard supports neither `skip_serializing_if`,
+    /// `flatten` nor `untagged`). Nothing was sent.
+    Encode(String),
+    /// Another I/O error. If part of the message had gone, the connection is closed: a peer
+    /// never sees half a message as a whole one.
+    Io(io::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Disconnected => f.write_str("the other end of the connection is gone"),
+            SendError::TooLarge { len, max } => {
+                write!(f, "message of {len} bytes exceeds the maximum of {max}")
+            }
+            SendError::Encode(e) => write!(f, "cannot serialize the message: {e}"),
+            SendError::Io(e) => write!(f, "send failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SendError> for io::Error {
+    fn from(e: SendError) -> io::Error {
+        let kind = match &e {
+            SendError::Disconnected => io::ErrorKind::BrokenPipe,
+            SendError::TooLarge { .. } | SendError::Encode(_) => io::ErrorKind::InvalidInput,
+            SendError::Io(e) => e.kind(),
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// Why a receive failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The other end is gone and every message it sent has been received (Python's
+    /// `EOFError`). A message it had only partly sent when it died is discarded, never
+    /// presented as whole.
+    Disconnected,
+    /// `try_recv`: no whole message has arrived yet.
+    Empty,
+    /// `recv_timeout`/`recv_deadline`: no whole message arrived in time. Nothing is lost: a
+    /// message that had partly arrived is completed by the next receive.
+    Timeout,
+    /// The peer announced a message larger than this connection's maximum. Nothing was
+    /// allocated for it; the connection is closed (its stream cannot be resynchronised).
+    TooLarge {
+        /// The announced length in bytes.
+        len: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The message is not a valid encoding of the type asked for. The connection stays
+    /// usable.
+    Decode(String),
+    /// The message decoded as the type asked for, with `extra` bytes left over: most likely
+    /// the sender sent another type. The connection stays usable.
+    TrailingBytes {
+        /// Bytes after the value.
+        extra: usize,
+    },
+    /// `recv_bytes_into`: the buffer is shorter than the message, which is handed back whole
+    /// (Python's `BufferTooShort`).
+    BufferTooShort(Vec<u8>),
+    /// Another I/O error.
+    Io(io::Error),
+}
+
+impl RecvError {
+    /// Whether the connection can never deliver another message.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, RecvError::Disconnected | RecvError::TooLarge { .. })
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Disconnected => f.write_str("the other end of the connection is gone"),
+            RecvError::Empty => f.write_str("no message has arrived"),
+            RecvError::Timeout => f.write_str("timed out waiting for a message"),
+            RecvError::TooLarge { len, max } => write!(
+                f,
+                "the peer announced a message of {len} bytes, over the maximum of {max}; connection closed"
+            ),
+            RecvError::Decode(e) => write!(f, "cannot decode the message: {e}"),
+            RecvError::TrailingBytes { extra } => {
+                write!(f, "{extra} bytes left after decoding the message")
+            }
+            RecvError::BufferTooShort(m) => write!(
+                f,
+                "the buffer is too short for a message of {} bytes",
+                m.len()
+            ),
+            RecvError::Io(e) => write!(f, "receive failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RecvError> for io::Error {
+    fn from(e: RecvError) -> io::Error {
+        let kind = match &e {
+            RecvError::Disconnected => io::ErrorKind::UnexpectedEof,
+            RecvError::Empty => io::ErrorKind::WouldBlock,
+            RecvError::Timeout => io::ErrorKind::TimedOut,
+            RecvError::TooLarge { .. }
+            | RecvError::Decode(_)
+            | RecvError::TrailingBytes { .. }
+            | RecvError::BufferTooShort(_) => io::ErrorKind::InvalidData,
+            RecvError::Io(e) => e.kind(),
+        };
+        io::Error::new(kind, e)
+    }
+}

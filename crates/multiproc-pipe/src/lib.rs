@@ -1,0 +1,55 @@
+//! Connections between processes: Python's `multiprocessing.Pipe`, for Rust.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! let (mut parent, mut child) = multiproc_pipe::pipe()?;
+//! // Fork here: the parent keeps `parent`, the child keeps `child`.
+//! child.send(&vec![1u32, 2, 3])?;
+//! assert_eq!(parent.recv::<Vec<u32>>()?, [1, 2, 3]);
+//! # Ok(()) }
+//! ```
+//!
+//! | Python | here |
+//! |---|---|
+//! | `Pipe()` → two duplex ends | [`pipe()`](pipe) → two [`Connection`]s |
+//! | `Pipe(duplex=False)` → `(r, w)` | [`pipe_simplex()`](pipe_simplex) → ([`Receiver`], [`Sender`]) |
+//! | `send(obj)`, `recv()` | [`send(&value)`](Connection::send), [`recv::<T>()`](Connection::recv) (serde + postcard) |
+//! | `send_bytes(b)`, `recv_bytes()`, `recv_bytes_into(buf)` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) |
+//! | `poll(timeout)` | [`poll(timeout)`](Connection::poll); [`try_recv`](Connection::try_recv), [`recv_timeout`](Connection::recv_timeout), [`recv_deadline`](Connection::recv_deadline) |
+//! | `connection.wait(objs, timeout)` | [`wait(&ends, timeout)`](wait) |
+//! | `EOFError` | [`RecvError::Disconnected`] |
+//! | `BrokenPipeError` | [`SendError::Disconnected`] (never a SIGPIPE) |
+//! | `BufferTooShort` | [`RecvError::BufferTooShort`], holding the whole message |
+//!
+//! # Messages
+//!
+//! Every message keeps its boundaries; an empty one is a message. Typed messages are
+//! serialized with [postcard](https://docs.rs/postcard), which is not self-describing: the
+//! receiver must ask for the type that was sent (`skip_serializing_if`, `flatten` and
+//! `untagged` do not work). Bytes left over after decoding are an error
+//! ([`RecvError::TrailingBytes`]), not silently ignored. The size of a message is capped
+//! ([`Connection::set_max_message_size`], 1 GiB by default, above 4 GiB if set): a peer that
+//! announces more gets the connection closed before anything is allocated for it.
+//!
+//! # When the peer dies
+//!
+//! A receive reports [`RecvError::Disconnected`] as soon as the other end is gone — dropped,
+//! or its process killed — after every whole message it sent has been received. A message it
+//! was in the middle of sending is discarded, never presented as whole. A send to a dead peer
+//! is [`SendError::Disconnected`].
+//!
+//! The transport is a Unix stream socket pair (an 8-byte length, then the bytes, written with
+//! one `sendmsg`). Linux only.
+
+#![cfg(target_os = "linux")]
+
+mod channel;
+mod connection;
+mod error;
+mod sys;
+
+pub use crate::{
+    channel::DEFAULT_MAX_MESSAGE,
+    connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender},
+    error::{RecvError, SendError},
+};
