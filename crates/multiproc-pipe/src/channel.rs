@@ -19,6 +19,34 @@ const KEEP_CAPACITY: usize = 1 << 20;
 const FIRST_CHUNK: usize = 64 << 10;
 
 const HEADER: usize = 8;
+/// Read-ahead buffer: small messages are received many per syscall.
+const READ_BUFFER: usize = 64 << 10;
+
+/// One read, waiting as `wait` allows: `f(nonblocking)` does the read. `Ok(0)` is the end of
+/// the stream (a reset connection counts as one).
+fn read_wait(
+    fd: BorrowedFd<'_>,
+    wait: Wait,
+    mut f: impl FnMut(bool) -> io::Result<usize>,
+) -> Result<usize, RecvError> {
+    let blocking = matches!(wait, Wait::Forever);
+    loop {
+        match f(!blocking) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match wait {
+                Wait::Forever => {}
+                Wait::Try => return Err(RecvError::Empty),
+                Wait::Until(d) => {
+                    if !sys::poll_readable(&[fd], Some(d)).map_err(RecvError::Io)?[0] {
+                        return Err(RecvError::Timeout);
+                    }
+                }
+            },
+            Err(e) if is_disconnect(&e) => return Ok(0),
+            Err(e) => return Err(RecvError::Io(e)),
+        }
+    }
+}
 
 /// How long a receive may wait.
 #[derive(Clone, Copy, Debug)]
@@ -33,9 +61,8 @@ pub(crate) enum Wait {
 struct Partial {
     head: [u8; HEADER],
     head_got: usize,
-    /// `Some` once the header is complete.
+    /// The body received so far, kept across a timed-out receive.
     body: Option<Vec<u8>>,
-    len: usize,
 }
 
 #[derive(Debug)]
@@ -46,6 +73,10 @@ pub(crate) struct Channel {
     /// Reused: the last received message's buffer, and the encoding buffer.
     spare: Vec<u8>,
     tx: Vec<u8>,
+    /// Bytes read ahead from the socket: `inbuf[in_start..in_end]`. Allocated on first use.
+    inbuf: Box<[u8]>,
+    in_start: usize,
+    in_end: usize,
     /// A framing error or a half-sent message: nothing more can be exchanged.
     broken: bool,
 }
@@ -65,6 +96,9 @@ impl Channel {
             rx: Partial::default(),
             spare: Vec::new(),
             tx: Vec::new(),
+            inbuf: Box::default(),
+            in_start: 0,
+            in_end: 0,
             broken: false,
         }
     }
@@ -85,6 +119,8 @@ impl Channel {
     fn break_off(&mut self) {
         self.broken = true;
         self.rx = Partial::default();
+        self.in_start = 0;
+        self.in_end = 0;
         let _ = sys::shutdown(self.fd.as_fd(), libc::SHUT_RDWR);
     }
 
@@ -134,101 +170,121 @@ impl Channel {
         r
     }
 
-    /// Waits until the socket is readable; `Ok(false)` when `wait` ran out.
-    fn wait_readable(&self, wait: Wait) -> Result<bool, RecvError> {
-        match wait {
-            Wait::Forever => Ok(true),
-            Wait::Try => Ok(false),
-            Wait::Until(d) => sys::poll_readable(&[self.fd.as_fd()], Some(d))
-                .map(|r| r[0])
-                .map_err(RecvError::Io),
-        }
+    /// Whether bytes are waiting in this end's own buffer (the socket may then be empty).
+    pub(crate) fn has_buffered(&self) -> bool {
+        self.in_start < self.in_end
     }
 
-    /// One read into the partial message. `Ok(())` when some bytes came.
-    fn read_some(&mut self, wait: Wait) -> Result<(), RecvError> {
-        let blocking = matches!(wait, Wait::Forever);
-        loop {
-            let fd = self.fd.as_fd();
-            let r = match &mut self.rx.body {
-                None => sys::recv_into(fd, &mut self.rx.head[self.rx.head_got..], !blocking),
-                Some(body) => {
-                    let left = self.rx.len - body.len();
-                    if body.spare_capacity_mut().is_empty() {
-                        // Grow with what has arrived (doubling), never to the announced size
-                        // at once.
-                        let more = body.len().max(FIRST_CHUNK).min(left);
-                        body.reserve_exact(more);
-                    }
-                    sys::recv_into_spare(fd, body, left, !blocking)
-                }
-            };
-            match r {
-                Ok(0) => {
-                    // End of stream: a message cut short is discarded, never presented.
-                    self.break_off();
-                    return Err(RecvError::Disconnected);
-                }
-                Ok(n) => {
-                    if self.rx.body.is_none() {
-                        self.rx.head_got += n;
-                    }
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !self.wait_readable(wait)? {
-                        return Err(match wait {
-                            Wait::Try => RecvError::Empty,
-                            _ => RecvError::Timeout,
-                        });
-                    }
-                }
-                Err(e) if is_disconnect(&e) => {
-                    self.break_off();
-                    return Err(RecvError::Disconnected);
-                }
-                Err(e) => return Err(RecvError::Io(e)),
+    /// Moves up to `n` buffered bytes out.
+    fn take_buffered(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.in_end - self.in_start);
+        let from = self.in_start;
+        self.in_start += n;
+        &self.inbuf[from..from + n]
+    }
+
+    /// Reads what the socket has into the (empty) buffer: one syscall for many small
+    /// messages.
+    fn fill(&mut self, wait: Wait) -> Result<(), RecvError> {
+        debug_assert!(!self.has_buffered());
+        if self.inbuf.is_empty() {
+            self.inbuf = vec![0; READ_BUFFER].into_boxed_slice();
+        }
+        self.in_start = 0;
+        self.in_end = 0;
+        let fd = self.fd.as_fd();
+        let buf = &mut self.inbuf;
+        let n = read_wait(fd, wait, |nb| sys::recv_into(fd, buf, nb))?;
+        if n == 0 {
+            return Err(self.ended());
+        }
+        self.in_end = n;
+        Ok(())
+    }
+
+    /// End of stream: a message cut short is discarded, never presented.
+    fn ended(&mut self) -> RecvError {
+        self.break_off();
+        RecvError::Disconnected
+    }
+
+    /// Completes the header of the next message; returns its length, checked against the cap.
+    fn header(&mut self, wait: Wait) -> Result<usize, RecvError> {
+        if self.broken {
+            return Err(RecvError::Disconnected);
+        }
+        while self.rx.head_got < HEADER {
+            if !self.has_buffered() {
+                self.fill(wait)?;
+            }
+            let got = self.rx.head_got;
+            let n = self.take_buffered(HEADER - got).len();
+            let (from, to) = (self.in_start - n, self.in_start);
+            self.rx.head[got..got + n].copy_from_slice(&self.inbuf[from..to]);
+            self.rx.head_got += n;
+        }
+        let len = u64::from_le_bytes(self.rx.head);
+        match usize::try_from(len) {
+            Ok(n) if len <= self.max => Ok(n),
+            _ => {
+                // Refused before allocating anything; the stream cannot be resynchronised.
+                self.break_off();
+                Err(RecvError::TooLarge { len, max: self.max })
             }
         }
     }
 
     /// Receives one whole message.
     pub(crate) fn recv_frame(&mut self, wait: Wait) -> Result<Vec<u8>, RecvError> {
-        if self.broken {
-            return Err(RecvError::Disconnected);
-        }
-        loop {
-            if self.rx.body.is_none() {
-                if self.rx.head_got < HEADER {
-                    self.read_some(wait)?;
-                    continue;
-                }
-                let len = u64::from_le_bytes(self.rx.head);
-                if len > self.max {
-                    // Refused before allocating anything; the stream cannot be resynchronised.
-                    self.break_off();
-                    return Err(RecvError::TooLarge { len, max: self.max });
-                }
-                let Ok(len) = usize::try_from(len) else {
-                    self.break_off();
-                    return Err(RecvError::TooLarge { len, max: self.max });
-                };
-                let mut body = std::mem::take(&mut self.spare);
-                body.clear();
-                self.rx.len = len;
-                self.rx.body = Some(body);
+        let len = self.header(wait)?;
+        let mut body = match self.rx.body.take() {
+            Some(b) => b,
+            None => {
+                let mut b = std::mem::take(&mut self.spare);
+                b.clear();
+                b
             }
-            let done = self
-                .rx
-                .body
-                .as_ref()
-                .is_some_and(|b| b.len() == self.rx.len);
-            if done {
-                let body = self.rx.body.take().unwrap_or_default();
+        };
+        let r = self.fill_body(&mut body, len, wait);
+        match r {
+            Ok(()) => {
                 self.rx = Partial::default();
-                return Ok(body);
+                Ok(body)
             }
-            self.read_some(wait)?;
+            Err(e) => {
+                if !self.broken {
+                    self.rx.body = Some(body); // completed by the next receive
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn fill_body(&mut self, body: &mut Vec<u8>, len: usize, wait: Wait) -> Result<(), RecvError> {
+        loop {
+            let left = len - body.len();
+            if left == 0 {
+                return Ok(());
+            }
+            if self.has_buffered() {
+                let chunk = self.take_buffered(left);
+                body.extend_from_slice(chunk);
+                continue;
+            }
+            if left < READ_BUFFER / 2 {
+                self.fill(wait)?;
+                continue;
+            }
+            // Large: straight into the message, growing with what arrives (doubling), never
+            // to the announced size at once.
+            if body.spare_capacity_mut().is_empty() {
+                body.reserve_exact(body.len().max(FIRST_CHUNK).min(left));
+            }
+            let fd = self.fd.as_fd();
+            let n = read_wait(fd, wait, |nb| sys::recv_into_spare(fd, body, left, nb))?;
+            if n == 0 {
+                return Err(self.ended());
+            }
         }
     }
 
@@ -251,22 +307,44 @@ impl Channel {
     }
 
     pub(crate) fn recv_into(&mut self, buf: &mut [u8], wait: Wait) -> Result<usize, RecvError> {
-        let msg = self.recv_frame(wait)?;
-        match buf.get_mut(..msg.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(&msg);
-                let n = msg.len();
-                self.recycle(msg);
-                Ok(n)
-            }
-            None => Err(RecvError::BufferTooShort(msg)),
+        let len = self.header(wait)?;
+        if self.rx.body.is_some() || len > buf.len() || !matches!(wait, Wait::Forever) {
+            // Through a vector: a message that does not fit is handed back whole, and one
+            // that a timeout interrupts is kept.
+            let msg = self.recv_frame(wait)?;
+            return match buf.get_mut(..msg.len()) {
+                Some(dst) => {
+                    dst.copy_from_slice(&msg);
+                    let n = msg.len();
+                    self.recycle(msg);
+                    Ok(n)
+                }
+                None => Err(RecvError::BufferTooShort(msg)),
+            };
         }
+        // Straight into the caller's buffer: no wait can interrupt it half-way.
+        let dst = &mut buf[..len];
+        let mut got = self.take_buffered(len).len();
+        let from = self.in_start - got;
+        dst[..got].copy_from_slice(&self.inbuf[from..self.in_start]);
+        while got < len {
+            let fd = self.fd.as_fd();
+            let n = read_wait(fd, Wait::Forever, |nb| {
+                sys::recv_into(fd, &mut dst[got..], nb)
+            })?;
+            if n == 0 {
+                return Err(self.ended());
+            }
+            got += n;
+        }
+        self.rx = Partial::default();
+        Ok(len)
     }
 
     /// Whether a receive would find something (bytes, or the end of the stream) within
     /// `deadline`.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> io::Result<bool> {
-        if self.broken {
+        if self.broken || self.has_buffered() {
             return Ok(true);
         }
         Ok(sys::poll_readable(&[self.fd.as_fd()], deadline)?[0])

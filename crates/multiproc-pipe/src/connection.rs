@@ -169,8 +169,10 @@ macro_rules! common_methods {
         }
 
         impl AsFd for $ty {
-            /// The socket, to wait on in an event loop (readable: a message or the end of the
-            /// connection is there). Do not read or write it directly.
+            /// The socket, to wait on in an event loop (readable: bytes or the end of the
+            /// connection are there). Messages are read ahead, so after a readiness receive
+            /// with `try_recv` until [`RecvError::Empty`]: a message may be waiting in this
+            /// end's buffer while the socket is not readable. Do not read or write the socket.
             fn as_fd(&self) -> BorrowedFd<'_> {
                 self.chan.fd()
             }
@@ -288,11 +290,79 @@ pub fn pipe_simplex() -> io::Result<(Receiver, Sender)> {
     ))
 }
 
+/// Something [`wait`] can wait on: an end of this crate, or any socket or fd.
+///
+/// An end reads ahead (many small messages per syscall), so a message can be waiting in its
+/// buffer while its socket is not readable: `wait` knows to look there; an event loop watching
+/// the fd ([`AsFd`]) must drain an end with `try_recv` until [`RecvError::Empty`] after each
+/// readiness.
+pub trait Waitable {
+    /// The fd to poll.
+    fn wait_fd(&self) -> BorrowedFd<'_>;
+
+    /// Whether something can be received without reading the fd.
+    fn has_buffered(&self) -> bool {
+        false
+    }
+}
+
+impl Waitable for Connection {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.chan.fd()
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.chan.has_buffered()
+    }
+}
+
+impl Waitable for Receiver {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.chan.fd()
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.chan.has_buffered()
+    }
+}
+
+impl<T: Waitable + ?Sized> Waitable for &T {
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        (**self).wait_fd()
+    }
+
+    fn has_buffered(&self) -> bool {
+        (**self).has_buffered()
+    }
+}
+
+macro_rules! waitable_fd {
+    ($($ty:ty),*) => {$(
+        impl Waitable for $ty {
+            fn wait_fd(&self) -> BorrowedFd<'_> {
+                self.as_fd()
+            }
+        }
+    )*};
+}
+
+waitable_fd!(
+    std::os::fd::OwnedFd,
+    BorrowedFd<'_>,
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixDatagram,
+    std::net::TcpStream,
+    std::net::UdpSocket,
+    std::process::ChildStdout,
+    std::process::ChildStderr,
+    std::io::PipeReader
+);
+
 /// Waits until at least one of `ends` has something to receive (a message's bytes, or the end
 /// of its connection), or until `timeout` (`None`: forever); returns the indices of the ready
 /// ones, in order (empty on timeout). Python's `multiprocessing.connection.wait`.
 ///
-/// Anything with an fd can be waited on: [`Connection`]s, [`Receiver`]s, sockets.
+/// [`Connection`]s, [`Receiver`]s, sockets and other fds can be waited on ([`Waitable`]).
 ///
 /// # Errors
 ///
@@ -309,13 +379,19 @@ pub fn pipe_simplex() -> io::Result<(Receiver, Sender)> {
 /// assert_eq!(multiproc_pipe::wait(&[&b, &d], Some(Duration::from_secs(1)))?, [0]);
 /// # drop(c.send_bytes(b"")); Ok(()) }
 /// ```
-pub fn wait<T: AsFd>(ends: &[T], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
-    let fds: Vec<BorrowedFd<'_>> = ends.iter().map(AsFd::as_fd).collect();
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+pub fn wait<T: Waitable>(ends: &[T], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
+    let fds: Vec<BorrowedFd<'_>> = ends.iter().map(Waitable::wait_fd).collect();
+    // Something already read ahead: report it, with whatever else is ready right now.
+    let deadline = if ends.iter().any(Waitable::has_buffered) {
+        Some(Instant::now())
+    } else {
+        timeout.and_then(|t| Instant::now().checked_add(t))
+    };
     let ready = sys::poll_readable(&fds, deadline)?;
     Ok(ready
         .iter()
+        .zip(ends)
         .enumerate()
-        .filter_map(|(i, &r)| r.then_some(i))
+        .filter_map(|(i, (&r, e))| (r || e.has_buffered()).then_some(i))
         .collect())
 }

@@ -50,6 +50,6 @@ mod sys;
 
 pub use crate::{
     channel::DEFAULT_MAX_MESSAGE,
-    connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender},
+    connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender, Waitable},
     error::{RecvError, SendError},
 };

@@ -324,3 +324,44 @@ fn bounds() {
     send_sync::<RecvError>();
     send_sync::<SendError>();
 }
+
+#[test]
+fn messages_read_ahead_are_seen_by_poll_and_wait() {
+    let (mut a, mut b) = pipe().unwrap();
+    let (_c, d) = pipe().unwrap();
+    for i in 0..3u8 {
+        a.send(&i).unwrap();
+    }
+    // One read takes all three; the socket is then empty but two messages wait.
+    assert_eq!(b.recv::<u8>().unwrap(), 0);
+    assert!(b.poll(Duration::ZERO).unwrap());
+    assert_eq!(wait(&[&d, &b], Some(Duration::from_secs(5))).unwrap(), [1]);
+    assert_eq!(b.try_recv::<u8>().unwrap(), 1);
+    assert_eq!(b.recv_timeout::<u8>(Duration::ZERO).unwrap(), 2);
+    assert!(matches!(b.try_recv::<u8>(), Err(RecvError::Empty)));
+    assert!(wait(&[&d, &b], Some(Duration::ZERO)).unwrap().is_empty());
+}
+
+#[test]
+fn recv_bytes_into_of_every_size_from_another_process() {
+    let (mut rx, mut tx) = pipe_simplex().unwrap();
+    let child = fork_child(|| {
+        for (i, &n) in SIZES.iter().enumerate().take(9) {
+            tx.send_bytes(&pattern(n, i as u8)).unwrap();
+            tx.send_bytes(b"small one after it").unwrap();
+        }
+    });
+    drop(tx);
+    let mut buf = vec![0u8; 16 << 20];
+    for (i, &n) in SIZES.iter().enumerate().take(9) {
+        assert_eq!(rx.recv_bytes_into(&mut buf).unwrap(), n);
+        assert!(
+            buf[..n] == pattern(n, i as u8),
+            "message {i} of {n} bytes differs"
+        );
+        let mut small = [0u8; 64];
+        let k = rx.recv_bytes_into(&mut small).unwrap();
+        assert_eq!(&small[..k], b"small one after it");
+    }
+    child.assert_success();
+}
