@@ -19,6 +19,8 @@ const KEEP_CAPACITY: usize = 1 << 20;
 const FIRST_CHUNK: usize = 64 << 10;
 
 const HEADER: usize = 8;
+/// Messages up to this size are copied behind their header and sent from one buffer.
+const SMALL_SEND: usize = 2048;
 /// Read-ahead buffer: small messages are received many per syscall.
 const READ_BUFFER: usize = 64 << 10;
 
@@ -133,13 +135,25 @@ impl Channel {
             return Err(SendError::Disconnected);
         }
         let head = len.to_le_bytes();
-        let total = HEADER + payload.len();
+        if payload.len() <= SMALL_SEND {
+            // Small: one contiguous buffer and a plain `send`, cheaper than a gather.
+            let mut frame = [0u8; HEADER + SMALL_SEND];
+            frame[..HEADER].copy_from_slice(&head);
+            frame[HEADER..HEADER + payload.len()].copy_from_slice(payload);
+            return self.send_all(&frame[..HEADER + payload.len()], &[]);
+        }
+        self.send_all(&head, payload)
+    }
+
+    /// Sends `first` then `rest` completely, as one message's bytes.
+    fn send_all(&mut self, first: &[u8], rest: &[u8]) -> Result<(), SendError> {
+        let total = first.len() + rest.len();
         let mut sent = 0;
         while sent < total {
-            let r = if sent < HEADER {
-                sys::send_vectored(self.fd.as_fd(), &[&head[sent..], payload])
+            let r = if sent < first.len() {
+                sys::send_vectored(self.fd.as_fd(), &[&first[sent..], rest])
             } else {
-                sys::send_vectored(self.fd.as_fd(), &[&payload[sent - HEADER..]])
+                sys::send_vectored(self.fd.as_fd(), &[&rest[sent - first.len()..]])
             };
             match r {
                 Ok(n) => sent += n,

@@ -41,8 +41,12 @@ pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<us
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
     }; 2];
+    let bufs: Vec<&[u8]> = bufs.iter().copied().filter(|b| !b.is_empty()).collect();
+    if let [one] = bufs.as_slice() {
+        return send(fd, one);
+    }
     let n = bufs.len().min(iov.len());
-    for (v, b) in iov.iter_mut().zip(bufs) {
+    for (v, b) in iov.iter_mut().zip(&bufs) {
         v.iov_base = b.as_ptr() as *mut libc::c_void;
         v.iov_len = b.len();
     }
@@ -54,6 +58,28 @@ pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<us
         // SAFETY: `msg` points at `n` iovecs describing live, readable buffers (the kernel only
         // reads through them); no control data.
         let rc = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        if rc >= 0 {
+            return Ok(rc as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `send(2)` of one buffer, never SIGPIPE.
+fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: the kernel only reads `buf.len()` bytes from the live slice.
+        let rc = unsafe {
+            libc::send(
+                fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
         if rc >= 0 {
             return Ok(rc as usize);
         }
