@@ -343,13 +343,17 @@ impl Channel {
         dst[..got].copy_from_slice(&self.inbuf[from..self.in_start]);
         while got < len {
             let fd = self.fd.as_fd();
-            let n = read_wait(fd, Wait::Forever, |nb| {
+            match read_wait(fd, Wait::Forever, |nb| {
                 sys::recv_into(fd, &mut dst[got..], nb)
-            })?;
-            if n == 0 {
-                return Err(self.ended());
+            }) {
+                Ok(0) => return Err(self.ended()),
+                Ok(n) => got += n,
+                Err(e) => {
+                    // The bytes read so far are the caller's: the stream cannot continue.
+                    self.break_off();
+                    return Err(e);
+                }
             }
-            got += n;
         }
         self.rx = Partial::default();
         Ok(len)
