@@ -638,7 +638,6 @@ impl CondWords<'_> {
             }
         }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        // SAFETY: released just above.
         let relocked = {
             let h = guard.relock(WaitToken(()));
             // SAFETY: released just above; the check runs with the lock held, before anyone
