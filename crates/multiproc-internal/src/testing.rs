@@ -364,6 +364,25 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The scheduler state letter (`R`, `S`, `D`, `T`, `Z`, …) of a process or thread, from
+/// `/proc/<id>/stat`; `None` once it is gone. `S` is "sleeping in the kernel", a futex or a
+/// socket here.
+pub fn process_state(id: i32) -> Option<char> {
+    let stat = std::fs::read(format!("/proc/{id}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).map(|&b| b as char)
+}
+
+/// Waits until process or thread `id` sleeps in the kernel.
+///
+/// # Panics
+///
+/// When it has not after 10 s.
+#[track_caller]
+pub fn until_asleep(id: i32) {
+    wait_until("the process to sleep", || process_state(id) == Some('S'));
+}
+
 /// A name unique to one test run: `multiproc-test-<tag>-<random>`. Tests use it for every
 /// named object, and to find what they leaked.
 pub fn test_name(tag: &str) -> String {

@@ -3,7 +3,7 @@
 use multiproc_internal::block::{Layout, SharedBlock};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::futex::{self, Wait};
-use multiproc_internal::testing::fork_child;
+use multiproc_internal::testing::{fork_child, until_asleep};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,15 +18,6 @@ fn block() -> SharedBlock {
     SharedBlock::create_anonymous("test-futex", &layout, 64).unwrap()
 }
 
-fn process_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
-}
-
 #[test]
 fn wake_reaches_a_sleeper_in_another_process() {
     let b = block();
@@ -38,14 +29,7 @@ fn wake_reaches_a_sleeper_in_another_process() {
         assert_eq!(word.load(Ordering::Acquire), 1);
     });
     // Wait until the child is asleep in the kernel, then wake it: the wake must find it.
-    let start = Instant::now();
-    while process_state(child.pid()) != Some('S') {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "child never slept"
-        );
-        std::thread::yield_now();
-    }
+    until_asleep(child.pid());
     word.store(1, Ordering::Release);
     assert_eq!(futex::wake(word, 1), 1, "the sleeping child was not woken");
     child.assert_success();

@@ -3,7 +3,7 @@
 use multiproc_internal::block::{Layout, SharedBlock};
 use multiproc_internal::clock::Deadline;
 use multiproc_internal::robust::{Acquired, LockFail, RobustMutex};
-use multiproc_internal::testing::{fork_child, wait_until as until, ChildExit};
+use multiproc_internal::testing::{fork_child, process_state, wait_until as until, ChildExit};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -258,12 +258,6 @@ fn many_locks_released_in_any_order() {
     }
 }
 
-fn thread_state(tid: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    stat.get(close + 2).map(|&b| b as char)
-}
-
 #[test]
 fn timed_out_waiter_passes_on_the_wake_up_it_consumed() {
     let b = block();
@@ -288,7 +282,7 @@ fn timed_out_waiter_passes_on_the_wake_up_it_consumed() {
         });
         let t1 = rx.recv().unwrap();
         until("S1 to sleep", || {
-            thread_state(t1) == Some('S') && lock.word() & libc::FUTEX_WAITERS != 0
+            process_state(t1) == Some('S') && lock.word() & libc::FUTEX_WAITERS != 0
         });
         let queued = Instant::now();
         // S2: no deadline to speak of, queued behind S1.
@@ -300,7 +294,7 @@ fn timed_out_waiter_passes_on_the_wake_up_it_consumed() {
             (got, at)
         });
         let t2 = rx.recv().unwrap();
-        until("S2 to sleep", || thread_state(t2) == Some('S'));
+        until("S2 to sleep", || process_state(t2) == Some('S'));
         // Let S1's deadline pass (its timer is still pending thanks to the slack).
         while queued.elapsed() < Duration::from_millis(80) {
             std::thread::yield_now();

@@ -1,7 +1,7 @@
 //! Connections across real processes: messages of every size both ways, typed and raw, peer
 //! death, oversize announcements, timeouts, poll and wait.
 
-use multiproc_internal::testing::{fork_child, wait_until, ChildExit};
+use multiproc_internal::testing::{fork_child, until_asleep, ChildExit};
 use multiproc_pipe::{pipe, pipe_simplex, wait, Connection, RecvError, SendError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,12 +32,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// A raw view of an end's socket, to play a peer that breaks the protocol.
 fn raw(end: &impl AsFd) -> UnixStream {
     UnixStream::from(end.as_fd().try_clone_to_owned().unwrap())
-}
-
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    stat.get(close + 2).map(|&b| b as char)
 }
 
 #[test]
@@ -259,7 +253,7 @@ fn a_peer_killed_halfway_through_a_large_message_never_yields_a_torn_one() {
     });
     drop(a);
     // Blocked in sendmsg: the socket buffer is full, part of the message is in flight.
-    wait_until("the sender to block", || state(child.pid()) == Some('S'));
+    until_asleep(child.pid());
     child.kill().unwrap();
     let killed = Instant::now();
     assert!(matches!(b.recv_bytes(), Err(RecvError::Disconnected)));

@@ -3,7 +3,7 @@
 use multiproc_internal::block::{Layout, SharedBlock};
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, wait_until,
+    fork_child, reexec, reexec_role, shm_names, test_name, until_asleep, wait_child, wait_until,
 };
 use multiproc_semaphore::{BoundedSemaphore, ReleaseError, Semaphore, MAX_VALUE};
 use std::io::ErrorKind;
@@ -29,12 +29,6 @@ impl Shared {
     fn word(&self, i: usize) -> &AtomicU32 {
         self.0.atomic_u32(64 + 4 * i).unwrap()
     }
-}
-
-fn state(pid: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    stat.get(close + 2).map(|&b| b as char)
 }
 
 #[test]
@@ -75,14 +69,7 @@ fn two_units_three_processes() {
 fn a_release_wakes_a_sleeper_in_another_process() {
     let sem = Semaphore::new(0).unwrap();
     let child = fork_child(|| sem.acquire());
-    let start = Instant::now();
-    while state(child.pid()) != Some('S') {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "child never slept"
-        );
-        std::thread::yield_now();
-    }
+    until_asleep(child.pid());
     sem.release().unwrap();
     child.assert_success();
     assert_eq!(sem.value(), 0);

@@ -1,11 +1,9 @@
 //! `Condition` across real processes, with `Lock`, `RLock` and shm `Value` locks: no lost
 //! wake-ups, `notify(n)`, timeouts that hold, dead notifiers and holders, signals.
 
-mod common;
-
-use common::until_asleep;
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, wait_until, ChildExit,
+    fork_child, reexec, reexec_role, shm_names, test_name, until_asleep, wait_child, wait_until,
+    ChildExit,
 };
 use multiproc_shm::{Atomic, RawValue, Value};
 use multiproc_signal::{Signal, SignalCounter};

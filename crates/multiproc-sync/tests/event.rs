@@ -1,11 +1,8 @@
 //! `Event` across real processes.
 
-mod common;
-
-use common::until_asleep;
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child,
+    fork_child, reexec, reexec_role, shm_names, test_name, until_asleep, wait_child,
 };
 use multiproc_shm::Atomic;
 use multiproc_sync::Event;

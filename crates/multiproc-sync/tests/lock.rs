@@ -1,11 +1,9 @@
 //! `Lock` across real processes: exclusion, owner death, timeouts, sharing by fd and name.
 
-mod common;
-
-use common::until_asleep;
 use multiproc_internal::fdpass::{recv_fds, send_fds};
 use multiproc_internal::testing::{
-    fork_child, reexec, reexec_role, shm_names, test_name, wait_child, ChildExit, ForkChild,
+    fork_child, reexec, reexec_role, shm_names, test_name, until_asleep, wait_child, ChildExit,
+    ForkChild,
 };
 use multiproc_shm::{Atomic, RawValue};
 use multiproc_sync::{Event, Lock, LockError, TryLockError};
