@@ -150,10 +150,15 @@ impl Channel {
         let total = first.len() + rest.len();
         let mut sent = 0;
         while sent < total {
-            let r = if sent < first.len() {
-                sys::send_vectored(self.fd.as_fd(), &[&first[sent..], rest])
+            let fd = self.fd.as_fd();
+            let a = first.get(sent..).unwrap_or_default();
+            let b = &rest[sent.saturating_sub(first.len())..];
+            let r = if a.is_empty() {
+                sys::send(fd, b)
+            } else if b.is_empty() {
+                sys::send(fd, a)
             } else {
-                sys::send_vectored(self.fd.as_fd(), &[&rest[sent - first.len()..]])
+                sys::send_vectored(fd, a, b)
             };
             match r {
                 Ok(n) => sent += n,

@@ -1,16 +1,9 @@
 //! Every `unsafe` of multiproc-pipe: the socket calls, each with what makes it sound.
 
+use multiproc_internal::errno::{cvt, cvt_r};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Instant;
-
-fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
 
 /// A connected pair of Unix stream sockets, close-on-exec.
 pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -34,59 +27,42 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
     cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
 }
 
-/// Sends `bufs` in order with one `sendmsg` (never SIGPIPE). Returns how many bytes went; a
-/// blocking socket sends at least one unless it fails.
-pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[&[u8]]) -> io::Result<usize> {
-    let mut iov: [libc::iovec; 2] = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; 2];
-    let bufs: Vec<&[u8]> = bufs.iter().copied().filter(|b| !b.is_empty()).collect();
-    if let [one] = bufs.as_slice() {
-        return send(fd, one);
-    }
-    let n = bufs.len().min(iov.len());
-    for (v, b) in iov.iter_mut().zip(&bufs) {
-        v.iov_base = b.as_ptr() as *mut libc::c_void;
-        v.iov_len = b.len();
-    }
+/// `send(2)` of one buffer, never SIGPIPE. Returns how many bytes went; a blocking socket
+/// sends at least one unless it fails.
+pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel only reads `buf.len()` bytes from the live slice.
+    let rc = cvt_r(|| unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    })?;
+    Ok(rc as usize)
+}
+
+/// Sends `a` then `b` with one `sendmsg`, never SIGPIPE. As [`send`] otherwise.
+pub(crate) fn send_vectored(fd: BorrowedFd<'_>, a: &[u8], b: &[u8]) -> io::Result<usize> {
+    let mut iov = [a, b].map(|buf| libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    });
     // SAFETY: a zeroed msghdr is a valid "no name, no control" header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = n as _;
-    loop {
-        // SAFETY: `msg` points at `n` iovecs describing live, readable buffers (the kernel only
-        // reads through them); no control data.
-        let rc = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-        if rc >= 0 {
-            return Ok(rc as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    msg.msg_iovlen = iov.len() as _;
+    // SAFETY: `msg` points at two iovecs describing live, readable buffers (the kernel only
+    // reads through them); no control data.
+    let rc = cvt_r(|| unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })?;
+    Ok(rc as usize)
 }
 
-/// `send(2)` of one buffer, never SIGPIPE.
-fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the kernel only reads `buf.len()` bytes from the live slice.
-        let rc = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if rc >= 0 {
-            return Ok(rc as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+fn recv_flags(nonblocking: bool) -> libc::c_int {
+    if nonblocking {
+        libc::MSG_DONTWAIT
+    } else {
+        0
     }
 }
 
@@ -100,23 +76,20 @@ pub(crate) fn recv_into_spare(
 ) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let want = spare.len().min(max);
-    let flags = if nonblocking { libc::MSG_DONTWAIT } else { 0 };
-    loop {
-        // SAFETY: the kernel writes at most `want` bytes into the vector's spare capacity,
-        // which is allocated and exclusively borrowed here.
-        let rc = unsafe { libc::recv(fd.as_raw_fd(), spare.as_mut_ptr().cast(), want, flags) };
-        if rc >= 0 {
-            let n = rc as usize;
-            // SAFETY: the kernel initialised the first `n <= want <= spare.len()` bytes after
-            // the current length.
-            unsafe { buf.set_len(buf.len() + n) };
-            return Ok(n);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: the kernel writes at most `want` bytes into the vector's spare capacity, which
+    // is allocated and exclusively borrowed here.
+    let n = cvt_r(|| unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            spare.as_mut_ptr().cast(),
+            want,
+            recv_flags(nonblocking),
+        )
+    })? as usize;
+    // SAFETY: the kernel initialised the first `n <= want <= spare.len()` bytes after the
+    // current length.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }
 
 /// Reads into `dst`. `nonblocking`: `WouldBlock` instead of waiting. `Ok(0)` is end of
@@ -126,19 +99,16 @@ pub(crate) fn recv_into(
     dst: &mut [u8],
     nonblocking: bool,
 ) -> io::Result<usize> {
-    let flags = if nonblocking { libc::MSG_DONTWAIT } else { 0 };
-    loop {
-        // SAFETY: the kernel writes at most `dst.len()` bytes into the exclusively borrowed
-        // slice.
-        let rc = unsafe { libc::recv(fd.as_raw_fd(), dst.as_mut_ptr().cast(), dst.len(), flags) };
-        if rc >= 0 {
-            return Ok(rc as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    // SAFETY: the kernel writes at most `dst.len()` bytes into the exclusively borrowed slice.
+    let n = cvt_r(|| unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            dst.as_mut_ptr().cast(),
+            dst.len(),
+            recv_flags(nonblocking),
+        )
+    })?;
+    Ok(n as usize)
 }
 
 /// Waits until one of `fds` is readable or hung up, or until `deadline` (`None`: forever).
