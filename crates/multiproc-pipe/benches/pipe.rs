@@ -9,7 +9,8 @@
 //! The peers of other libraries (ipc-channel, interprocess) are in the workspace's `benches`
 //! package.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use multiproc_internal::testing::{fork_child, ForkChild};
 use multiproc_pipe::pipe;
 use std::io::{Read, Write};
@@ -106,58 +107,52 @@ fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
     });
     stop(child);
 
-    // Raw: fixed-size messages whose first byte is 1 on the last one; the child answers it.
-    let (mut s, t) = UnixStream::pair().unwrap();
+    // Raw: a stream socket both ways, and a pipe(2) with the answer on a second pipe.
+    let (s, t) = UnixStream::pair().unwrap();
+    let (s2, t2) = (s.try_clone().unwrap(), t.try_clone().unwrap());
+    raw_one_way(&mut g, "raw_socketpair", len, (t, t2), (s, s2));
+    let (r1, w1) = std::io::pipe().unwrap();
+    let (r2, w2) = std::io::pipe().unwrap();
+    raw_one_way(&mut g, "raw_pipe", len, (r1, w2), (w1, r2));
+    g.finish();
+}
+
+/// One way over a raw transport: fixed-size messages whose first byte is 1 on the last one,
+/// which the child answers with one byte. The child gets `(input, answer)`, the parent keeps
+/// `(output, answers)`.
+fn raw_one_way<R: Read, W: Write, R2: Read, W2: Write>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    len: usize,
+    child_side: (R, W2),
+    parent_side: (W, R2),
+) {
+    let (mut input, mut answer) = child_side;
     let child = fork_child(|| {
-        let mut t = t.try_clone().unwrap();
         let mut buf = vec![0u8; len];
-        while t.read_exact(&mut buf).is_ok() {
-            if buf[0] == 1 && t.write_all(&[1]).is_err() {
+        while input.read_exact(&mut buf).is_ok() {
+            if buf[0] == 1 && answer.write_all(&[1]).is_err() {
                 return;
             }
         }
     });
-    drop(t);
+    drop((input, answer));
+    let (mut output, mut answers) = parent_side;
+    let msg = vec![7u8; len];
     let mut last = vec![7u8; len];
     last[0] = 1;
-    g.bench_function("raw_socketpair", |bench| {
+    g.bench_function(name, |bench| {
         bench.iter_custom(|iters| {
             let start = Instant::now();
             for _ in 0..iters {
-                s.write_all(&msg).unwrap();
+                output.write_all(&msg).unwrap();
             }
-            s.write_all(&last).unwrap();
-            s.read_exact(&mut [0u8; 1]).unwrap();
+            output.write_all(&last).unwrap();
+            answers.read_exact(&mut [0u8; 1]).unwrap();
             start.elapsed()
         })
     });
     stop(child);
-
-    // A raw pipe(2) one way (the answer comes back on a second pipe).
-    let (mut r1, mut w1) = std::io::pipe().unwrap();
-    let (mut r2, mut w2) = std::io::pipe().unwrap();
-    let child = fork_child(|| {
-        let mut buf = vec![0u8; len];
-        while r1.read_exact(&mut buf).is_ok() {
-            if buf[0] == 1 && w2.write_all(&[1]).is_err() {
-                return;
-            }
-        }
-    });
-    drop((r1, w2));
-    g.bench_function("raw_pipe", |bench| {
-        bench.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                w1.write_all(&msg).unwrap();
-            }
-            w1.write_all(&last).unwrap();
-            r2.read_exact(&mut [0u8; 1]).unwrap();
-            start.elapsed()
-        })
-    });
-    stop(child);
-    g.finish();
 }
 
 fn w2(c: &mut Criterion) {
