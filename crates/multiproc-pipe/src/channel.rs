@@ -202,6 +202,13 @@ impl Channel {
         &self.inbuf[from..from + n]
     }
 
+    /// Copies buffered bytes into the start of `dst`; returns how many.
+    fn take_into(&mut self, dst: &mut [u8]) -> usize {
+        let src = self.take_buffered(dst.len());
+        dst[..src.len()].copy_from_slice(src);
+        src.len()
+    }
+
     /// Reads what the socket has into the (empty) buffer: one syscall for many small
     /// messages.
     fn fill(&mut self, wait: Wait) -> Result<(), RecvError> {
@@ -236,11 +243,9 @@ impl Channel {
             if !self.has_buffered() {
                 self.fill(wait)?;
             }
-            let got = self.rx.head_got;
-            let n = self.take_buffered(HEADER - got).len();
-            let (from, to) = (self.in_start - n, self.in_start);
-            self.rx.head[got..got + n].copy_from_slice(&self.inbuf[from..to]);
-            self.rx.head_got += n;
+            let mut head = self.rx.head;
+            self.rx.head_got += self.take_into(&mut head[self.rx.head_got..]);
+            self.rx.head = head;
         }
         let len = u64::from_le_bytes(self.rx.head);
         match usize::try_from(len) {
@@ -286,8 +291,7 @@ impl Channel {
                 return Ok(());
             }
             if self.has_buffered() {
-                let chunk = self.take_buffered(left);
-                body.extend_from_slice(chunk);
+                body.extend_from_slice(self.take_buffered(left));
                 continue;
             }
             if left < READ_BUFFER / 2 {
@@ -343,9 +347,7 @@ impl Channel {
         }
         // Straight into the caller's buffer: no wait can interrupt it half-way.
         let dst = &mut buf[..len];
-        let mut got = self.take_buffered(len).len();
-        let from = self.in_start - got;
-        dst[..got].copy_from_slice(&self.inbuf[from..self.in_start]);
+        let mut got = self.take_into(dst);
         while got < len {
             let fd = self.fd.as_fd();
             match read_wait(fd, Wait::Forever, |nb| {
