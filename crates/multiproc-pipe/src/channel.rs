@@ -81,6 +81,9 @@ pub(crate) struct Channel {
     in_end: usize,
     /// A framing error or a half-sent message: nothing more can be exchanged.
     broken: bool,
+    /// A Unix-domain socket (fds can travel); otherwise TCP.
+    #[allow(dead_code)] // fd passing comes next
+    unix: bool,
 }
 
 fn is_disconnect(e: &io::Error) -> bool {
@@ -91,7 +94,8 @@ fn is_disconnect(e: &io::Error) -> bool {
 }
 
 impl Channel {
-    pub(crate) fn new(fd: OwnedFd) -> Channel {
+    /// A channel over a connected stream socket: Unix-domain (`unix`) or TCP.
+    pub(crate) fn new(fd: OwnedFd, unix: bool) -> Channel {
         Channel {
             fd,
             max: DEFAULT_MAX_MESSAGE,
@@ -102,6 +106,7 @@ impl Channel {
             in_start: 0,
             in_end: 0,
             broken: false,
+            unix,
         }
     }
 

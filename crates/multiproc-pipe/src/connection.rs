@@ -203,6 +203,14 @@ pub struct Connection {
 impl Connection {
     send_methods!();
     recv_methods!();
+
+    /// An end over a connected, blocking stream socket: Unix-domain (`unix`) or TCP.
+    #[allow(dead_code)] // the listener's ends come next
+    pub(crate) fn from_socket(fd: std::os::fd::OwnedFd, unix: bool) -> Connection {
+        Connection {
+            chan: Channel::new(fd, unix),
+        }
+    }
 }
 
 common_methods!(Connection);
@@ -251,10 +259,10 @@ pub fn pipe() -> io::Result<(Connection, Connection)> {
     let (a, b) = sys::socketpair()?;
     Ok((
         Connection {
-            chan: Channel::new(a),
+            chan: Channel::new(a, true),
         },
         Connection {
-            chan: Channel::new(b),
+            chan: Channel::new(b, true),
         },
     ))
 }
@@ -282,10 +290,10 @@ pub fn pipe_simplex() -> io::Result<(Receiver, Sender)> {
     sys::shutdown(s.as_fd(), libc::SHUT_RD)?;
     Ok((
         Receiver {
-            chan: Channel::new(r),
+            chan: Channel::new(r, true),
         },
         Sender {
-            chan: Channel::new(s),
+            chan: Channel::new(s, true),
         },
     ))
 }
