@@ -14,6 +14,7 @@
 //!   locks, and the condition variable's wait.
 //! - [`object`]: a block that is anonymous or named, with creator-only unlink.
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
+//! - [`transfer`]: handles (shared objects, connection ends) inside typed messages.
 //! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
 //! - `testing` (feature `test-support`): `fork_child`, re-executing the test binary, and
 //!   listing what a test leaked.
@@ -34,3 +35,4 @@ pub mod object;
 pub mod robust;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod transfer;

@@ -1,13 +1,21 @@
-//! One end of a socket with message framing: an 8-byte little-endian length, then the bytes.
+//! One end of a socket with message framing: an 8-byte little-endian header, then the bytes.
 //! What every public end type is made of.
+//!
+//! The header's low 48 bits are the message's length; its high 16 bits the number of fds
+//! attached to the message (`SCM_RIGHTS`, sent with the header's first byte, so they have
+//! arrived by the time the header has).
 
 use crate::error::{RecvError, SendError};
 use crate::sys;
+use multiproc_internal::transfer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Instant;
+
+/// The most fds (handles) one message carries: the kernel's limit per message (`SCM_MAX_FD`).
+pub const MAX_FDS: usize = crate::sys::MAX_FDS;
 
 /// The default maximum message size: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 30;
@@ -19,6 +27,12 @@ const KEEP_CAPACITY: usize = 1 << 20;
 const FIRST_CHUNK: usize = 64 << 10;
 
 const HEADER: usize = 8;
+/// Bits of the header holding the length; the rest count the fds.
+const LEN_BITS: u32 = 48;
+/// The largest message the header can describe (256 TiB - 1); caps are clamped to it.
+pub const MAX_MESSAGE_LIMIT: u64 = (1 << LEN_BITS) - 1;
+/// fds received ahead of the messages they belong to, at most: more is a hostile peer.
+const MAX_PENDING_FDS: usize = 2 * MAX_FDS;
 /// Messages up to this size are copied behind their header and sent from one buffer.
 const SMALL_SEND: usize = 2048;
 /// Read-ahead buffer: small messages are received many per syscall.
@@ -36,7 +50,10 @@ fn read_wait(
         match f(!blocking) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => match wait {
-                Wait::Forever => {}
+                // A socket made non-blocking by someone else (it may have come from a peer).
+                Wait::Forever => {
+                    sys::poll_readable(&[fd], None).map_err(RecvError::Io)?;
+                }
                 Wait::Try => return Err(RecvError::Empty),
                 Wait::Until(d) => {
                     if !sys::poll_readable(&[fd], Some(d)).map_err(RecvError::Io)?[0] {
@@ -63,8 +80,12 @@ pub(crate) enum Wait {
 struct Partial {
     head: [u8; HEADER],
     head_got: usize,
+    /// The length, once the header is complete and checked (its fds are then in `fds`).
+    len: Option<usize>,
     /// The body received so far, kept across a timed-out receive.
     body: Option<Vec<u8>>,
+    /// The fds that came with this message.
+    fds: Vec<OwnedFd>,
 }
 
 #[derive(Debug)]
@@ -79,10 +100,11 @@ pub(crate) struct Channel {
     inbuf: Box<[u8]>,
     in_start: usize,
     in_end: usize,
+    /// fds received with bytes whose header has not been read yet, in arrival order.
+    fds_in: Vec<OwnedFd>,
     /// A framing error or a half-sent message: nothing more can be exchanged.
     broken: bool,
     /// A Unix-domain socket (fds can travel); otherwise TCP.
-    #[allow(dead_code)] // fd passing comes next
     unix: bool,
 }
 
@@ -105,6 +127,7 @@ impl Channel {
             inbuf: Box::default(),
             in_start: 0,
             in_end: 0,
+            fds_in: Vec::new(),
             broken: false,
             unix,
         }
@@ -115,7 +138,24 @@ impl Channel {
     }
 
     pub(crate) fn set_max(&mut self, max: u64) {
-        self.max = max;
+        self.max = max.min(MAX_MESSAGE_LIMIT);
+    }
+
+    /// Whether the end can be handed to another process without losing anything: no bytes
+    /// or fds read from the socket and not yet received as messages.
+    pub(crate) fn check_transfer(&self) -> io::Result<()> {
+        if self.has_buffered()
+            || self.rx.head_got > 0
+            || self.rx.body.is_some()
+            || !self.fds_in.is_empty()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the end holds received bytes not yet read as messages: receive them before \
+                 sending the end",
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
@@ -128,37 +168,62 @@ impl Channel {
         self.rx = Partial::default();
         self.in_start = 0;
         self.in_end = 0;
+        self.fds_in = Vec::new();
         let _ = sys::shutdown(self.fd.as_fd(), libc::SHUT_RDWR);
     }
 
     pub(crate) fn send_frame(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_frame_fds(payload, &[])
+    }
+
+    /// Sends one message with `fds` attached.
+    pub(crate) fn send_frame_fds(
+        &mut self,
+        payload: &[u8],
+        fds: &[RawFd],
+    ) -> Result<(), SendError> {
         let len = payload.len() as u64;
         if len > self.max {
             return Err(SendError::TooLarge { len, max: self.max });
         }
+        if fds.len() > MAX_FDS {
+            return Err(SendError::TooManyFds {
+                count: fds.len(),
+                max: MAX_FDS,
+            });
+        }
+        if !fds.is_empty() && !self.unix {
+            return Err(SendError::FdsUnsupported);
+        }
         if self.broken {
             return Err(SendError::Disconnected);
         }
-        let head = len.to_le_bytes();
+        let head = (len | (fds.len() as u64) << LEN_BITS).to_le_bytes();
+        if !fds.is_empty() {
+            return self.send_all(&head, payload, fds);
+        }
         if payload.len() <= SMALL_SEND {
             // Small: one contiguous buffer and a plain `send`, cheaper than a gather.
             let mut frame = [0u8; HEADER + SMALL_SEND];
             frame[..HEADER].copy_from_slice(&head);
             frame[HEADER..HEADER + payload.len()].copy_from_slice(payload);
-            return self.send_all(&frame[..HEADER + payload.len()], &[]);
+            return self.send_all(&frame[..HEADER + payload.len()], &[], &[]);
         }
-        self.send_all(&head, payload)
+        self.send_all(&head, payload, &[])
     }
 
-    /// Sends `first` then `rest` completely, as one message's bytes.
-    fn send_all(&mut self, first: &[u8], rest: &[u8]) -> Result<(), SendError> {
+    /// Sends `first` then `rest` completely, as one message's bytes, `fds` attached to the
+    /// first byte.
+    fn send_all(&mut self, first: &[u8], rest: &[u8], fds: &[RawFd]) -> Result<(), SendError> {
         let total = first.len() + rest.len();
         let mut sent = 0;
         while sent < total {
             let fd = self.fd.as_fd();
             let a = first.get(sent..).unwrap_or_default();
             let b = &rest[sent.saturating_sub(first.len())..];
-            let r = if a.is_empty() {
+            let r = if sent == 0 && !fds.is_empty() {
+                sys::send_with_fds(fd, a, b, fds)
+            } else if a.is_empty() {
                 sys::send(fd, b)
             } else if b.is_empty() {
                 sys::send(fd, a)
@@ -167,6 +232,15 @@ impl Channel {
             };
             match r {
                 Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Made non-blocking by someone else: wait for room, as a blocking send.
+                    if let Err(e) = sys::poll_writable(fd) {
+                        if sent > 0 {
+                            self.break_off();
+                        }
+                        return Err(SendError::Io(e));
+                    }
+                }
                 Err(e) => {
                     if sent > 0 {
                         // The peer would see half a message: close instead.
@@ -183,11 +257,23 @@ impl Channel {
         Ok(())
     }
 
-    pub(crate) fn send_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SendError> {
+    /// Encodes and sends `value`; `moving`: it is sent by value, so connection ends in it
+    /// may go (the caller drops them afterwards).
+    pub(crate) fn send_value<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        moving: bool,
+    ) -> Result<(), SendError> {
         let mut buf = std::mem::take(&mut self.tx);
         buf.clear();
-        let buf = postcard::to_extend(value, buf).map_err(|e| SendError::Encode(e.to_string()))?;
-        let r = self.send_frame(&buf);
+        let (encoded, handles) = transfer::collect(moving, || postcard::to_extend(value, buf));
+        let buf = match (encoded, handles.error) {
+            (Ok(buf), None) => buf,
+            (_, Some(e)) => return Err(SendError::Encode(e.to_string())),
+            (Err(e), None) => return Err(SendError::Encode(e.to_string())),
+        };
+        // The fds are borrowed from `value`, alive until this returns.
+        let r = self.send_frame_fds(&buf, &handles.fds);
         self.tx = buf;
         self.tx.truncate(0);
         self.tx.shrink_to(KEEP_CAPACITY);
@@ -215,7 +301,7 @@ impl Channel {
     }
 
     /// Reads what the socket has into the (empty) buffer: one syscall for many small
-    /// messages.
+    /// messages. fds that came with the bytes are kept for the messages they belong to.
     fn fill(&mut self, wait: Wait) -> Result<(), RecvError> {
         debug_assert!(!self.has_buffered());
         if self.inbuf.is_empty() {
@@ -225,12 +311,33 @@ impl Channel {
         self.in_end = 0;
         let fd = self.fd.as_fd();
         let buf = &mut self.inbuf;
-        let n = read_wait(fd, wait, |nb| sys::recv_into(fd, buf, nb))?;
+        let fds = &mut self.fds_in;
+        let n = match read_wait(fd, wait, |nb| sys::recv_with_fds(fd, buf, nb, fds)) {
+            Ok(n) => n,
+            Err(RecvError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
+                // fds were lost: the messages they belong to can never be whole.
+                self.break_off();
+                return Err(RecvError::Protocol(e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        if self.fds_in.len() > MAX_PENDING_FDS {
+            return Err(self.protocol(format!(
+                "the peer sent {} fds ahead of their messages",
+                self.fds_in.len()
+            )));
+        }
         if n == 0 {
             return Err(self.ended());
         }
         self.in_end = n;
         Ok(())
+    }
+
+    /// The peer broke the framing: nothing more can be exchanged.
+    fn protocol(&mut self, what: String) -> RecvError {
+        self.break_off();
+        RecvError::Protocol(what)
     }
 
     /// End of stream: a message cut short is discarded, never presented.
@@ -239,10 +346,14 @@ impl Channel {
         RecvError::Disconnected
     }
 
-    /// Completes the header of the next message; returns its length, checked against the cap.
+    /// Completes the header of the next message; returns its length, checked against the cap,
+    /// and takes the fds that came with it.
     fn header(&mut self, wait: Wait) -> Result<usize, RecvError> {
         if self.broken {
             return Err(RecvError::Disconnected);
+        }
+        if let Some(len) = self.rx.len {
+            return Ok(len);
         }
         while self.rx.head_got < HEADER {
             if !self.has_buffered() {
@@ -252,19 +363,40 @@ impl Channel {
             self.rx.head_got += self.take_into(&mut head[self.rx.head_got..]);
             self.rx.head = head;
         }
-        let len = u64::from_le_bytes(self.rx.head);
-        match usize::try_from(len) {
-            Ok(n) if len <= self.max => Ok(n),
+        let head = u64::from_le_bytes(self.rx.head);
+        let len = head & MAX_MESSAGE_LIMIT;
+        let nfds = (head >> LEN_BITS) as usize;
+        let len = match usize::try_from(len) {
+            Ok(n) if len <= self.max => n,
             _ => {
                 // Refused before allocating anything; the stream cannot be resynchronised.
                 self.break_off();
-                Err(RecvError::TooLarge { len, max: self.max })
+                return Err(RecvError::TooLarge { len, max: self.max });
             }
+        };
+        if nfds > 0 {
+            if nfds > MAX_FDS || nfds > self.fds_in.len() {
+                let had = self.fds_in.len();
+                return Err(self.protocol(format!(
+                    "a message announces {nfds} fds but {had} came with it"
+                )));
+            }
+            self.rx.fds = self.fds_in.drain(..nfds).collect();
         }
+        self.rx.len = Some(len);
+        Ok(len)
     }
 
-    /// Receives one whole message.
+    /// Receives one whole message; fds that came with it are closed.
     pub(crate) fn recv_frame(&mut self, wait: Wait) -> Result<Vec<u8>, RecvError> {
+        self.recv_frame_fds(wait).map(|(body, _)| body)
+    }
+
+    /// Receives one whole message and the fds that came with it.
+    pub(crate) fn recv_frame_fds(
+        &mut self,
+        wait: Wait,
+    ) -> Result<(Vec<u8>, Vec<OwnedFd>), RecvError> {
         let len = self.header(wait)?;
         let mut body = match self.rx.body.take() {
             Some(b) => b,
@@ -277,8 +409,9 @@ impl Channel {
         let r = self.fill_body(&mut body, len, wait);
         match r {
             Ok(()) => {
+                let fds = std::mem::take(&mut self.rx.fds);
                 self.rx = Partial::default();
-                Ok(body)
+                Ok((body, fds))
             }
             Err(e) => {
                 if !self.broken {
@@ -324,11 +457,15 @@ impl Channel {
     }
 
     pub(crate) fn recv_value<T: DeserializeOwned>(&mut self, wait: Wait) -> Result<T, RecvError> {
-        let msg = self.recv_frame(wait)?;
-        let r = match postcard::take_from_bytes::<T>(&msg) {
-            Ok((v, [])) => Ok(v),
-            Ok((_, rest)) => Err(RecvError::TrailingBytes { extra: rest.len() }),
-            Err(e) => Err(RecvError::Decode(e.to_string())),
+        let (msg, fds) = self.recv_frame_fds(wait)?;
+        // Handles in the message take their fds; the rest are closed.
+        let (decoded, handle_error) =
+            transfer::provide(fds, || postcard::take_from_bytes::<T>(&msg));
+        let r = match (decoded, handle_error) {
+            (_, Some(e)) => Err(RecvError::Decode(e.to_string())),
+            (Ok((v, [])), None) => Ok(v),
+            (Ok((_, rest)), None) => Err(RecvError::TrailingBytes { extra: rest.len() }),
+            (Err(e), None) => Err(RecvError::Decode(e.to_string())),
         };
         self.recycle(msg);
         r

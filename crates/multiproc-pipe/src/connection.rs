@@ -1,13 +1,14 @@
 //! The public ends: `Connection` (duplex), `Sender` and `Receiver` (simplex), and `wait`.
 
 use crate::channel::{Channel, Wait};
-use crate::error::{RecvError, SendError};
+use crate::error::{NotSent, RecvError, SendError};
 use crate::sys;
+use multiproc_internal::transfer::Transfer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 fn until(timeout: Duration) -> Wait {
@@ -26,8 +27,44 @@ macro_rules! send_methods {
         ///
         /// [`SendError::Disconnected`] when the other end is gone (never a SIGPIPE);
         /// [`SendError::TooLarge`]; [`SendError::Encode`].
+        ///
+        /// Shared objects in `value` (a `Value`, a `Lock`, an [`Fd`](crate::Fd), …) travel
+        /// as fds beside the bytes and are rebuilt by the receiver: both processes then use
+        /// the same object. Connection ends move and go with
+        /// [`send_owned`](Self::send_owned).
         pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SendError> {
-            self.chan.send_value(value)
+            self.chan.send_value(value, false)
+        }
+
+        /// Sends `value` by value: as [`send`](Self::send), and connection ends in it
+        /// ([`Connection`], [`Sender`], [`Receiver`]) may go too. They move: once sent, the
+        /// value is dropped here, closing this process's copies, so the receiver holds the
+        /// only reader of each stream.
+        ///
+        /// # Errors
+        ///
+        /// As [`send`](Self::send), with the value handed back in [`NotSent`]. An end that
+        /// holds received bytes not yet read as messages cannot travel
+        /// ([`SendError::Encode`]): receive them first.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// use multiproc_pipe::{pipe, Connection};
+        /// let (mut control, mut far) = pipe()?;
+        /// let (mut mine, theirs) = pipe()?;
+        /// control.send_owned(theirs)?; // `theirs` moves to the other side of `control`
+        /// let mut theirs: Connection = far.recv()?;
+        /// mine.send(&"over the handed end")?;
+        /// assert_eq!(theirs.recv::<String>()?, "over the handed end");
+        /// # Ok(()) }
+        /// ```
+        pub fn send_owned<T: Serialize>(&mut self, value: T) -> Result<(), NotSent<T>> {
+            match self.chan.send_value(&value, true) {
+                Ok(()) => Ok(()),
+                Err(error) => Err(NotSent { value, error }),
+            }
         }
 
         /// Sends `bytes` as one message (Python's `send_bytes`). An empty message is a
@@ -38,6 +75,23 @@ macro_rules! send_methods {
         /// As [`send`](Self::send), without `Encode`.
         pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), SendError> {
             self.chan.send_frame(bytes)
+        }
+
+        /// Sends `bytes` as one message with `fds` attached (at most 253; the receiver gets
+        /// its own copies with [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds)).
+        /// Python's `multiprocessing.reduction.send_handle`, for many fds at once.
+        ///
+        /// # Errors
+        ///
+        /// As [`send_bytes`](Self::send_bytes); [`SendError::TooManyFds`];
+        /// [`SendError::FdsUnsupported`] over TCP.
+        pub fn send_bytes_with_fds(
+            &mut self,
+            bytes: &[u8],
+            fds: &[BorrowedFd<'_>],
+        ) -> Result<(), SendError> {
+            let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+            self.chan.send_frame_fds(bytes, &raw)
         }
     };
 }
@@ -96,8 +150,35 @@ macro_rules! recv_methods {
         /// # Errors
         ///
         /// [`RecvError::Disconnected`], [`RecvError::TooLarge`], I/O errors.
+        ///
+        /// fds that came with the message are closed; receive them with
+        /// [`recv_bytes_with_fds`](Self::recv_bytes_with_fds).
         pub fn recv_bytes(&mut self) -> Result<Vec<u8>, RecvError> {
             self.chan.recv_frame(Wait::Forever)
+        }
+
+        /// Receives one message's bytes and the fds that came with it (owned, close-on-exec),
+        /// blocking until one arrives. Python's `multiprocessing.reduction.recv_handle`.
+        ///
+        /// # Errors
+        ///
+        /// As [`recv_bytes`](Self::recv_bytes); [`RecvError::Protocol`] if fds announced by
+        /// the peer did not come (the connection is then closed).
+        pub fn recv_bytes_with_fds(&mut self) -> Result<(Vec<u8>, Vec<OwnedFd>), RecvError> {
+            self.chan.recv_frame_fds(Wait::Forever)
+        }
+
+        /// As [`recv_bytes_with_fds`](Self::recv_bytes_with_fds), waiting at most `timeout`.
+        ///
+        /// # Errors
+        ///
+        /// [`RecvError::Timeout`]; otherwise as
+        /// [`recv_bytes_with_fds`](Self::recv_bytes_with_fds).
+        pub fn recv_bytes_with_fds_timeout(
+            &mut self,
+            timeout: Duration,
+        ) -> Result<(Vec<u8>, Vec<OwnedFd>), RecvError> {
+            self.chan.recv_frame_fds(until(timeout))
         }
 
         /// Receives one message's bytes if a whole message has arrived, without waiting.
@@ -153,7 +234,7 @@ macro_rules! recv_methods {
 
 /// Settings shared by every end.
 macro_rules! common_methods {
-    ($ty:ident) => {
+    ($ty:ident, $tag:expr) => {
         impl $ty {
             /// The largest message this end sends or accepts, in bytes (default 1 GiB).
             pub fn max_message_size(&self) -> u64 {
@@ -167,6 +248,34 @@ macro_rules! common_methods {
                 self.chan.set_max(max);
             }
         }
+
+        impl Transfer for $ty {
+            const TAG: [u8; 8] = $tag;
+            const MOVES: bool = true;
+
+            fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+                self.chan.check_transfer()?;
+                Ok(self.chan.fd())
+            }
+
+            fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+                let (domain, ty) = sys::socket_kind(fd.as_fd())?;
+                let unix = domain == libc::AF_UNIX;
+                if ty != libc::SOCK_STREAM
+                    || !(unix || domain == libc::AF_INET || domain == libc::AF_INET6)
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "not a stream socket of a connection",
+                    ));
+                }
+                Ok($ty {
+                    chan: Channel::new(fd, unix),
+                })
+            }
+        }
+
+        multiproc_internal::serde_via_transfer!([] $ty);
 
         impl AsFd for $ty {
             /// The socket, to wait on in an event loop (readable: bytes or the end of the
@@ -213,7 +322,7 @@ impl Connection {
     }
 }
 
-common_methods!(Connection);
+common_methods!(Connection, *b"MPCONN\0\0");
 
 /// The sending end of a simplex pipe ([`pipe_simplex`]): it has no receiving methods.
 pub struct Sender {
@@ -224,7 +333,7 @@ impl Sender {
     send_methods!();
 }
 
-common_methods!(Sender);
+common_methods!(Sender, *b"MPSEND\0\0");
 
 /// The receiving end of a simplex pipe ([`pipe_simplex`]): it has no sending methods.
 pub struct Receiver {
@@ -235,7 +344,7 @@ impl Receiver {
     recv_methods!();
 }
 
-common_methods!(Receiver);
+common_methods!(Receiver, *b"MPRECV\0\0");
 
 /// A duplex pipe: two connected ends, each able to send and receive (Python's `Pipe()`).
 ///

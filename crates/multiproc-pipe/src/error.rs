@@ -19,8 +19,18 @@ pub enum SendError {
         max: u64,
     },
     /// The value could not be serialized (postcard supports neither `skip_serializing_if`,
-    /// `flatten` nor `untagged`). Nothing was sent.
+    /// `flatten` nor `untagged`), or a handle in it could not travel (a connection end sent by
+    /// reference instead of with `send_owned`, an end holding unread bytes). Nothing was sent.
     Encode(String),
+    /// More fds (handles) in one message than the kernel passes at once. Nothing was sent.
+    TooManyFds {
+        /// fds in the message.
+        count: usize,
+        /// The kernel's limit per message (253).
+        max: usize,
+    },
+    /// fds (handles) can only travel over a Unix-domain socket, not TCP. Nothing was sent.
+    FdsUnsupported,
     /// Another I/O error. If part of the message had gone, the connection is closed: a peer
     /// never sees half a message as a whole one.
     Io(io::Error),
@@ -34,6 +44,13 @@ impl fmt::Display for SendError {
                 write!(f, "message of {len} bytes exceeds the maximum of {max}")
             }
             SendError::Encode(e) => write!(f, "cannot serialize the message: {e}"),
+            SendError::TooManyFds { count, max } => write!(
+                f,
+                "{count} fds in one message; the kernel passes at most {max}"
+            ),
+            SendError::FdsUnsupported => {
+                f.write_str("fds can only be sent over a Unix-domain socket, not TCP")
+            }
             SendError::Io(e) => write!(f, "send failed: {e}"),
         }
     }
@@ -52,7 +69,10 @@ impl From<SendError> for io::Error {
     fn from(e: SendError) -> io::Error {
         let kind = match &e {
             SendError::Disconnected => io::ErrorKind::BrokenPipe,
-            SendError::TooLarge { .. } | SendError::Encode(_) => io::ErrorKind::InvalidInput,
+            SendError::TooLarge { .. }
+            | SendError::Encode(_)
+            | SendError::TooManyFds { .. }
+            | SendError::FdsUnsupported => io::ErrorKind::InvalidInput,
             SendError::Io(e) => e.kind(),
         };
         io::Error::new(kind, e)
@@ -80,9 +100,14 @@ pub enum RecvError {
         /// The maximum.
         max: u64,
     },
-    /// The message is not a valid encoding of the type asked for. The connection stays
-    /// usable.
+    /// The message is not a valid encoding of the type asked for, or a handle in it could not
+    /// be rebuilt (another kind of handle, an fd that is not what it claims). The connection
+    /// stays usable; fds that came with the message are closed.
     Decode(String),
+    /// The peer broke the framing (fds announced that did not come, too many fds sent ahead),
+    /// or fds sent with a message were lost on the way (at this process's fd limit). The
+    /// connection is closed.
+    Protocol(String),
     /// The message decoded as the type asked for, with `extra` bytes left over: most likely
     /// the sender sent another type. The connection stays usable.
     TrailingBytes {
@@ -99,7 +124,10 @@ pub enum RecvError {
 impl RecvError {
     /// Whether the connection can never deliver another message.
     pub fn is_disconnected(&self) -> bool {
-        matches!(self, RecvError::Disconnected | RecvError::TooLarge { .. })
+        matches!(
+            self,
+            RecvError::Disconnected | RecvError::TooLarge { .. } | RecvError::Protocol(_)
+        )
     }
 }
 
@@ -114,6 +142,7 @@ impl fmt::Display for RecvError {
                 "the peer announced a message of {len} bytes, over the maximum of {max}; connection closed"
             ),
             RecvError::Decode(e) => write!(f, "cannot decode the message: {e}"),
+            RecvError::Protocol(e) => write!(f, "connection closed: {e}"),
             RecvError::TrailingBytes { extra } => {
                 write!(f, "{extra} bytes left after decoding the message")
             }
@@ -144,10 +173,52 @@ impl From<RecvError> for io::Error {
             RecvError::Timeout => io::ErrorKind::TimedOut,
             RecvError::TooLarge { .. }
             | RecvError::Decode(_)
+            | RecvError::Protocol(_)
             | RecvError::TrailingBytes { .. }
             | RecvError::BufferTooShort(_) => io::ErrorKind::InvalidData,
             RecvError::Io(e) => e.kind(),
         };
         io::Error::new(kind, e)
+    }
+}
+
+/// A [`send_owned`](crate::Connection::send_owned) that failed: the value, handed back (the
+/// handles in it were not given away), and why.
+pub struct NotSent<T> {
+    /// The value that was not sent.
+    pub value: T,
+    /// Why.
+    pub error: SendError,
+}
+
+impl<T> fmt::Debug for NotSent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotSent")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for NotSent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<T> std::error::Error for NotSent<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<NotSent<T>> for SendError {
+    fn from(e: NotSent<T>) -> SendError {
+        e.error
+    }
+}
+
+impl<T> From<NotSent<T>> for io::Error {
+    fn from(e: NotSent<T>) -> io::Error {
+        e.error.into()
     }
 }

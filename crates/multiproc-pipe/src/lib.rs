@@ -46,10 +46,21 @@
 mod channel;
 mod connection;
 mod error;
+mod fd;
 mod sys;
 
 pub use crate::{
-    channel::DEFAULT_MAX_MESSAGE,
+    channel::{DEFAULT_MAX_MESSAGE, MAX_FDS, MAX_MESSAGE_LIMIT},
     connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender, Waitable},
-    error::{RecvError, SendError},
+    error::{NotSent, RecvError, SendError},
+    fd::Fd,
 };
+
+/// Handles inside typed messages: the [`Transfer`] trait that shared objects and connection
+/// ends implement, and `serialize`/`deserialize` for a handle type of your own (usable as
+/// `#[serde(with = "multiproc_pipe::transfer")]`).
+pub mod transfer {
+    pub use multiproc_internal::transfer::{deserialize, serialize, Transfer};
+}
+
+pub use transfer::Transfer;

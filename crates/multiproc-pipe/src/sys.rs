@@ -2,7 +2,7 @@
 
 use multiproc_internal::errno::{cvt, cvt_r};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 /// A connected pair of Unix stream sockets, close-on-exec.
@@ -164,4 +164,147 @@ pub(crate) fn poll_readable(
             return Err(e);
         }
     }
+}
+
+/// The kernel's limit on fds per message (`SCM_MAX_FD`).
+pub(crate) const MAX_FDS: usize = multiproc_internal::fdpass::MAX_FDS;
+
+/// Control buffer for `MAX_FDS` fds: `CMSG_SPACE(253 * 4)` = 1032 bytes, as u64s so that it is
+/// aligned for `cmsghdr`.
+const CONTROL_WORDS: usize = 129;
+
+/// Sends `a` then `b` with one `sendmsg`, with `fds` (at most [`MAX_FDS`]) attached to the
+/// first byte; never SIGPIPE. Returns how many bytes went (the fds go with the first call that
+/// sends anything).
+pub(crate) fn send_with_fds(
+    fd: BorrowedFd<'_>,
+    a: &[u8],
+    b: &[u8],
+    fds: &[RawFd],
+) -> io::Result<usize> {
+    if fds.is_empty() || fds.len() > MAX_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "between 1 and 253 fds per message",
+        ));
+    }
+    let mut iov = [a, b].map(|buf| libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    });
+    let mut control = [0u64; CONTROL_WORDS];
+    // SAFETY: a zeroed msghdr is a valid "no name, no control" header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    let data_len = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE is a size computation.
+    let space = unsafe { libc::CMSG_SPACE(data_len as u32) } as usize;
+    debug_assert!(space <= std::mem::size_of_val(&control));
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer holds `space` bytes (at most CONTROL_WORDS * 8, since
+    // fds.len() <= MAX_FDS), enough for one header and `fds.len()` ints, so CMSG_FIRSTHDR is
+    // non-null and CMSG_DATA has room for every fd.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(data_len as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), fds.len());
+    }
+    // SAFETY: `msg` points at two iovecs over live, readable buffers and at the initialised
+    // control buffer; the kernel only reads through them.
+    let rc = cvt_r(|| unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })?;
+    Ok(rc as usize)
+}
+
+/// Reads into `dst` with `recvmsg`, adding any fds that came with the bytes to `fds`
+/// (close-on-exec). `nonblocking`: `WouldBlock` instead of waiting. `Ok(0)` is end of stream.
+///
+/// # Errors
+///
+/// OS errors; `InvalidData` if fds were sent but could not all be received (the control data
+/// was truncated, for example at the process's fd limit) — the stream cannot go on then.
+pub(crate) fn recv_with_fds(
+    fd: BorrowedFd<'_>,
+    dst: &mut [u8],
+    nonblocking: bool,
+    fds: &mut Vec<OwnedFd>,
+) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: dst.as_mut_ptr().cast(),
+        iov_len: dst.len(),
+    };
+    let mut control = [0u64; CONTROL_WORDS];
+    // SAFETY: a zeroed msghdr is a valid "no name, no control" header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let flags = libc::MSG_CMSG_CLOEXEC | recv_flags(nonblocking);
+    // SAFETY: `msg` points at one iovec over the exclusively borrowed `dst` and at the control
+    // buffer; the kernel writes at most their lengths.
+    let n = cvt_r(|| unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })? as usize;
+    if msg.msg_controllen > 0 {
+        // SAFETY: the kernel wrote `msg_controllen` bytes of control messages; the CMSG macros
+        // walk only within them. An SCM_RIGHTS payload is an array of new fds that this
+        // process now owns.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c);
+                    let header = data.offset_from(c.cast::<u8>()) as usize;
+                    let bytes = ((*c).cmsg_len as usize).saturating_sub(header);
+                    for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                        let raw = data.cast::<RawFd>().add(i).read_unaligned();
+                        if raw >= 0 {
+                            fds.push(OwnedFd::from_raw_fd(raw));
+                        }
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "fds sent with a message were lost (control data truncated: the fd limit?)",
+        ));
+    }
+    Ok(n)
+}
+
+/// A socket's domain (`AF_*`) and type (`SOCK_*`), to check a received fd.
+pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)> {
+    let get = |opt| {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `v` and `len` are live out-parameters of the sizes given.
+        cvt(unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        })
+        .map(|_| v)
+    };
+    Ok((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
+}
+
+/// Waits, without a deadline, until `fd` can take more bytes (or has failed).
+pub(crate) fn poll_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; no timeout.
+    cvt_r(|| unsafe { libc::poll(&mut p, 1, -1) }).map(drop)
 }

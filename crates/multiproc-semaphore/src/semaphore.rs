@@ -453,3 +453,31 @@ impl BoundedSemaphore {
         self.inner.max()
     }
 }
+
+impl multiproc_internal::transfer::Transfer for Semaphore {
+    const TAG: [u8; 8] = *b"MPSEM\0\0\0";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([] Semaphore);
+
+impl multiproc_internal::transfer::Transfer for BoundedSemaphore {
+    const TAG: [u8; 8] = *b"MPBSEM\0\0";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([] BoundedSemaphore);

@@ -467,3 +467,31 @@ impl<T> fmt::Debug for RawArray<T> {
             .finish_non_exhaustive()
     }
 }
+
+impl<T: NoUninit + CheckedBitPattern> multiproc_internal::transfer::Transfer for Array<T> {
+    const TAG: [u8; 8] = *b"MPARRAY\0";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([T: NoUninit + CheckedBitPattern] Array<T>);
+
+impl<T: Pod> multiproc_internal::transfer::Transfer for RawArray<T> {
+    const TAG: [u8; 8] = *b"MPRARRAY";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([T: Pod] RawArray<T>);

@@ -115,3 +115,17 @@ impl<T: AtomicPrimitive> fmt::Debug for Atomic<T> {
         f.debug_tuple("Atomic").field(&**self).finish()
     }
 }
+
+impl<T: AtomicPrimitive> multiproc_internal::transfer::Transfer for Atomic<T> {
+    const TAG: [u8; 8] = *b"MPATOMIC";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([T: AtomicPrimitive] Atomic<T>);

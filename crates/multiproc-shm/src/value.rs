@@ -379,3 +379,31 @@ impl<T: Pod + fmt::Debug> fmt::Debug for RawValue<T> {
             .finish()
     }
 }
+
+impl<T: NoUninit + CheckedBitPattern> multiproc_internal::transfer::Transfer for Value<T> {
+    const TAG: [u8; 8] = *b"MPVALUE\0";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([T: NoUninit + CheckedBitPattern] Value<T>);
+
+impl<T: Pod> multiproc_internal::transfer::Transfer for RawValue<T> {
+    const TAG: [u8; 8] = *b"MPRVALUE";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([T: Pod] RawValue<T>);

@@ -215,3 +215,17 @@ impl fmt::Debug for Condition {
             .finish()
     }
 }
+
+impl multiproc_internal::transfer::Transfer for Condition {
+    const TAG: [u8; 8] = *b"MPCOND\0\0";
+
+    fn transfer_fd(&self) -> std::io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(std::os::fd::AsFd::as_fd(self))
+    }
+
+    fn from_transfer_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        Self::from_fd(fd)
+    }
+}
+
+multiproc_internal::serde_via_transfer!([] Condition);

@@ -1,0 +1,371 @@
+//! Handles that travel inside typed messages.
+//!
+//! A shared object (a `Value`, a `Lock`, …) or a connection end is a file descriptor. When a
+//! message holding one is sent over a multiproc connection, the fd travels beside the bytes
+//! (`SCM_RIGHTS`) and the encoded message holds only its place: a tag naming the kind of
+//! handle and an index into the fds that came with the message. The receiver rebuilds the
+//! handle from the fd, after checking that the tag is the one asked for and that the fd really
+//! is such an object.
+//!
+//! The connection sets up the bookkeeping around encoding ([`collect`]) and decoding
+//! ([`provide`]); a [`Transfer`] type's `Serialize`/`Deserialize` ([`serialize`],
+//! [`deserialize`], or the [`serde_via_transfer!`](crate::serde_via_transfer) macro) find it
+//! there. Outside a connection's send or receive, encoding a handle is an error: its fd means
+//! nothing as bytes.
+//!
+//! Everything about the received side is untrusted: an index out of range, an fd used twice, a
+//! tag of another kind, an fd that is not what it claims — each is a decoding error, never a
+//! panic, and fds nobody claimed are closed.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+pub use serde;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A handle that can travel inside a typed message over a multiproc connection.
+///
+/// Implemented by the shared objects of the multiproc crates (shm, sync, semaphore) and by the
+/// connection ends; implement it for a handle type of your own and give the type
+/// `Serialize`/`Deserialize` through [`serialize`] and [`deserialize`] (or a field attribute
+/// `#[serde(with = "multiproc_pipe::transfer")]`).
+pub trait Transfer: Sized {
+    /// Names the kind of handle on the wire: a receiver asking for another kind gets a
+    /// decoding error, not a misread fd. Eight bytes, conventionally ASCII padded with NULs.
+    const TAG: [u8; 8];
+
+    /// Whether sending gives the handle away (a connection end: there must never be two
+    /// readers of one stream). Such a handle can only be sent by value, with the connection's
+    /// `send_owned`; the sender's copy is closed once it has gone.
+    const MOVES: bool = false;
+
+    /// The fd that travels.
+    ///
+    /// # Errors
+    ///
+    /// When the handle cannot travel now (a connection end holding received bytes that have
+    /// not been read yet); the message is then not sent.
+    fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>>;
+
+    /// Rebuilds the handle from a received fd.
+    ///
+    /// # Errors
+    ///
+    /// If the fd is not what the handle needs (`InvalidData`), or an OS error checking it.
+    fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self>;
+}
+
+/// Why a handle could not be encoded or decoded. Kept aside because serde formats (postcard
+/// among them) drop the message of a custom error.
+#[derive(Debug)]
+pub struct TransferError(String);
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+struct Outgoing {
+    fds: Vec<RawFd>,
+    moving: bool,
+    error: Option<TransferError>,
+}
+
+struct Incoming {
+    fds: Vec<Option<OwnedFd>>,
+    error: Option<TransferError>,
+}
+
+thread_local! {
+    static OUTGOING: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
+    static INCOMING: RefCell<Option<Incoming>> = const { RefCell::new(None) };
+}
+
+/// What encoding a message gathered: the fds to send with it, in index order (borrowed from
+/// the value, which must outlive the send), or why a handle could not be encoded.
+#[derive(Debug)]
+pub struct Collected {
+    /// The fds, to attach to the message in this order.
+    pub fds: Vec<RawFd>,
+    /// Set when a handle refused to be encoded; the encoder's own error then says little.
+    pub error: Option<TransferError>,
+}
+
+/// Runs `encode` with handle collection on: every [`Transfer`] value it serializes adds its fd.
+/// `moving`: the value is sent by value, so handles that move ([`Transfer::MOVES`]) may be
+/// encoded.
+pub fn collect<R>(moving: bool, encode: impl FnOnce() -> R) -> (R, Collected) {
+    let fresh = Outgoing {
+        fds: Vec::new(),
+        moving,
+        error: None,
+    };
+    let saved = OUTGOING.with(|o| o.borrow_mut().replace(fresh));
+    let r = encode();
+    let out = OUTGOING.with(|o| std::mem::replace(&mut *o.borrow_mut(), saved));
+    let out = out.expect("the collection set up above");
+    (
+        r,
+        Collected {
+            fds: out.fds,
+            error: out.error,
+        },
+    )
+}
+
+/// Runs `decode` with `fds` (those that came with the message) available to the [`Transfer`]
+/// values it deserializes. Returns why a handle could not be decoded, if one could not; fds
+/// nobody claimed are closed.
+pub fn provide<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> (R, Option<TransferError>) {
+    let fresh = Incoming {
+        fds: fds.into_iter().map(Some).collect(),
+        error: None,
+    };
+    let saved = INCOMING.with(|i| i.borrow_mut().replace(fresh));
+    let r = decode();
+    let inc = INCOMING.with(|i| std::mem::replace(&mut *i.borrow_mut(), saved));
+    (r, inc.and_then(|i| i.error))
+}
+
+/// The wire form of a handle: its kind and the index of its fd.
+#[derive(Serialize, Deserialize)]
+struct Placeholder {
+    tag: [u8; 8],
+    index: u32,
+}
+
+/// A tag as text, for errors: printable ASCII kept, the rest escaped (tags from a peer are
+/// untrusted).
+fn show(tag: &[u8; 8]) -> String {
+    let end = tag.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    tag[..end].escape_ascii().to_string()
+}
+
+fn fail_out(reason: String) -> TransferError {
+    let e = TransferError(reason.clone());
+    OUTGOING.with(|o| {
+        if let Some(out) = o.borrow_mut().as_mut() {
+            out.error.get_or_insert(TransferError(reason));
+        }
+    });
+    e
+}
+
+fn fail_in(reason: String) -> TransferError {
+    let e = TransferError(reason.clone());
+    INCOMING.with(|i| {
+        if let Some(inc) = i.borrow_mut().as_mut() {
+            inc.error.get_or_insert(TransferError(reason));
+        }
+    });
+    e
+}
+
+/// `Serialize` for a [`Transfer`] type: records its fd with the message being encoded.
+///
+/// # Errors
+///
+/// Outside a multiproc connection's send; a moving handle sent by reference; the handle's
+/// [`Transfer::transfer_fd`] error.
+pub fn serialize<T: Transfer, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::Error;
+    let index = OUTGOING.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(out) = o.as_mut() else {
+            return Err(format!(
+                "a {} handle can only be encoded by a multiproc connection's send",
+                show(&T::TAG)
+            ));
+        };
+        if T::MOVES && !out.moving {
+            return Err(format!(
+                "a {} moves to its receiver: send it by value with send_owned",
+                show(&T::TAG)
+            ));
+        }
+        let fd = value.transfer_fd().map_err(|e| e.to_string())?;
+        out.fds.push(fd.as_raw_fd());
+        u32::try_from(out.fds.len() - 1).map_err(|_| "too many handles".to_owned())
+    });
+    match index {
+        Ok(index) => Placeholder { tag: T::TAG, index }.serialize(s),
+        Err(reason) => Err(S::Error::custom(fail_out(reason))),
+    }
+}
+
+/// `Deserialize` for a [`Transfer`] type: takes its fd from those that came with the message.
+///
+/// # Errors
+///
+/// Outside a multiproc connection's receive; a tag of another kind; an index with no fd (out
+/// of range, or already taken); the handle's [`Transfer::from_transfer_fd`] error.
+pub fn deserialize<'de, T: Transfer, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    use serde::de::Error;
+    let p = Placeholder::deserialize(d)?;
+    let fd = INCOMING.with(|i| {
+        let mut i = i.borrow_mut();
+        let Some(inc) = i.as_mut() else {
+            return Err(format!(
+                "a {} handle can only be decoded by a multiproc connection's receive",
+                show(&T::TAG)
+            ));
+        };
+        if p.tag != T::TAG {
+            return Err(format!(
+                "the message holds a {} handle where a {} was expected",
+                show(&p.tag),
+                show(&T::TAG)
+            ));
+        }
+        let arrived = inc.fds.len();
+        match inc.fds.get_mut(p.index as usize) {
+            None => Err(format!(
+                "the message refers to fd {} but {arrived} came with it",
+                p.index
+            )),
+            Some(slot) => slot
+                .take()
+                .ok_or_else(|| format!("the message uses fd {} twice", p.index)),
+        }
+    });
+    let fd = fd.map_err(|reason| D::Error::custom(fail_in(reason)))?;
+    T::from_transfer_fd(fd)
+        .map_err(|e| D::Error::custom(fail_in(format!("the fd sent as a {}: {e}", show(&T::TAG)))))
+}
+
+/// Implements `Serialize` and `Deserialize` through [`Transfer`] for a type:
+/// `serde_via_transfer!([T: Bound] Type<T>)`, or `serde_via_transfer!([] Type)`.
+#[macro_export]
+macro_rules! serde_via_transfer {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> $crate::transfer::serde::Serialize for $ty {
+            fn serialize<S: $crate::transfer::serde::Serializer>(
+                &self,
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
+                $crate::transfer::serialize(self, s)
+            }
+        }
+
+        impl<'de, $($g)*> $crate::transfer::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: $crate::transfer::serde::Deserializer<'de>>(
+                d: D,
+            ) -> Result<Self, D::Error> {
+                $crate::transfer::deserialize(d)
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    struct Probe(OwnedFd);
+
+    impl Transfer for Probe {
+        const TAG: [u8; 8] = *b"PROBE\0\0\0";
+        fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+            Ok(self.0.as_fd())
+        }
+        fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+            Ok(Probe(fd))
+        }
+    }
+    crate::serde_via_transfer!([] Probe);
+
+    struct Mover(OwnedFd);
+
+    impl Transfer for Mover {
+        const TAG: [u8; 8] = *b"MOVER\0\0\0";
+        const MOVES: bool = true;
+        fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+            Ok(self.0.as_fd())
+        }
+        fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+            Ok(Mover(fd))
+        }
+    }
+    crate::serde_via_transfer!([] Mover);
+
+    fn devnull() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    #[test]
+    fn handles_are_encoded_as_indices_and_decoded_from_the_fds() {
+        let (a, b) = (Probe(devnull()), Probe(devnull()));
+        let (bytes, got) = collect(false, || postcard::to_allocvec(&(7u8, &a, &b)));
+        let bytes = bytes.unwrap();
+        assert!(got.error.is_none());
+        assert_eq!(got.fds, [a.0.as_raw_fd(), b.0.as_raw_fd()]);
+        // The receiver gets fresh fds (here: duplicates), in the same order.
+        let fds = vec![devnull(), devnull()];
+        let raws: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let (r, err) = provide(fds, || postcard::from_bytes::<(u8, Probe, Probe)>(&bytes));
+        assert!(err.is_none());
+        let (n, x, y) = r.unwrap();
+        assert_eq!((n, x.0.as_raw_fd(), y.0.as_raw_fd()), (7, raws[0], raws[1]));
+    }
+
+    #[test]
+    fn encoding_outside_a_connection_is_an_error() {
+        assert!(postcard::to_allocvec(&Probe(devnull())).is_err());
+    }
+
+    #[test]
+    fn a_moving_handle_needs_a_send_by_value() {
+        let m = Mover(devnull());
+        let (r, got) = collect(false, || postcard::to_allocvec(&m));
+        assert!(r.is_err());
+        assert!(got.error.unwrap().to_string().contains("send_owned"));
+        let (r, got) = collect(true, || postcard::to_allocvec(&m));
+        assert!(r.is_ok() && got.error.is_none() && got.fds.len() == 1);
+    }
+
+    #[test]
+    fn hostile_placeholders_are_decoding_errors() {
+        let (bytes, _) = collect(false, || postcard::to_allocvec(&Probe(devnull())));
+        let bytes = bytes.unwrap();
+        // No fd came with the message.
+        let (r, err) = provide(Vec::new(), || postcard::from_bytes::<Probe>(&bytes));
+        assert!(r.is_err());
+        assert!(err.unwrap().to_string().contains("fd 0 but 0 came"));
+        // The same fd claimed twice.
+        let two = [&bytes[..], &bytes[..]].concat();
+        let (r, err) = provide(vec![devnull()], || {
+            postcard::from_bytes::<(Probe, Probe)>(&two)
+        });
+        assert!(r.is_err());
+        assert!(err.unwrap().to_string().contains("twice"));
+        // Another kind of handle.
+        let (r, err) = provide(vec![devnull()], || postcard::from_bytes::<Mover>(&bytes));
+        assert!(r.is_err());
+        let e = err.unwrap().to_string();
+        assert!(e.contains("PROBE") && e.contains("MOVER"), "{e}");
+    }
+
+    #[test]
+    fn unclaimed_fds_are_closed() {
+        // A file of its own, so that another test reusing the fd number cannot look alike.
+        let path = std::env::temp_dir().join(format!("transfer-probe-{}", std::process::id()));
+        let fd: OwnedFd = std::fs::File::create(&path).unwrap().into();
+        std::fs::remove_file(&path).unwrap();
+        let raw = fd.as_raw_fd();
+        let ((), err) = provide(vec![fd], || ());
+        assert!(err.is_none());
+        let link = std::fs::read_link(format!("/proc/self/fd/{raw}"));
+        assert!(!link.is_ok_and(|l| l.to_string_lossy().contains("transfer-probe-")));
+    }
+
+    #[test]
+    fn tags_print_safely() {
+        assert_eq!(show(b"MPVALUE\0"), "MPVALUE");
+        assert_eq!(show(b"\xff\n\0\0\0\0\0\0"), "\\xff\\n");
+        assert_eq!(show(&[0; 8]), "");
+    }
+}

@@ -1,0 +1,313 @@
+//! Handing things to a process that already runs: files' fds, connection ends (which move), and
+//! the shared objects of the other crates, inside typed messages; and what a hostile peer's
+//! fds and placeholders get.
+
+use multiproc_internal::testing::fork_child;
+use multiproc_pipe::transfer::Transfer;
+use multiproc_pipe::{pipe, pipe_simplex, Connection, Fd, RecvError, SendError, MAX_FDS};
+use multiproc_shm::Value;
+use multiproc_sync::{Event, Lock};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// Bounds every wait on a peer: a hang becomes a failure.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn temp_file(tag: &str) -> (std::path::PathBuf, std::fs::File) {
+    let path = std::env::temp_dir().join(format!(
+        "multiproc-pipe-transfer-{tag}-{}",
+        std::process::id()
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    (path, file)
+}
+
+#[test]
+fn a_file_opened_after_the_child_started_is_handed_to_it() {
+    let (mut parent, mut child_end) = pipe().unwrap();
+    let child = fork_child(|| {
+        let (what, fd): (String, Fd) = child_end.recv().unwrap();
+        assert_eq!(what, "append here");
+        let mut file = std::fs::File::from(fd.into_inner());
+        file.seek(io::SeekFrom::End(0)).unwrap();
+        file.write_all(b" and the child").unwrap();
+        child_end.send(&"done").unwrap();
+    });
+    drop(child_end);
+    let (path, mut file) = temp_file("file");
+    std::fs::remove_file(&path).unwrap(); // only the fds keep it now
+    file.write_all(b"the parent").unwrap();
+    parent
+        .send(&("append here", Fd::from(file.try_clone().unwrap())))
+        .unwrap();
+    assert_eq!(parent.recv_timeout::<String>(PATIENCE).unwrap(), "done");
+    child.assert_success();
+    let mut all = String::new();
+    file.seek(io::SeekFrom::Start(0)).unwrap();
+    file.read_to_string(&mut all).unwrap();
+    assert_eq!(all, "the parent and the child");
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ends {
+    duplex: Connection,
+    results: multiproc_pipe::Sender,
+}
+
+#[test]
+fn connection_ends_move_to_a_child_started_before_they_existed() {
+    let (mut control, mut child_control) = pipe().unwrap();
+    let child = fork_child(|| {
+        let mut ends: Ends = child_control.recv().unwrap();
+        while let Ok(n) = ends.duplex.recv::<u32>() {
+            ends.duplex.send(&(n + 1)).unwrap();
+            ends.results.send(&format!("saw {n}")).unwrap();
+        }
+    });
+    drop(child_control);
+    let (mut mine, theirs) = pipe().unwrap();
+    let (mut results, results_tx) = pipe_simplex().unwrap();
+    control
+        .send_owned(Ends {
+            duplex: theirs,
+            results: results_tx,
+        })
+        .unwrap();
+    for n in [1u32, 41, 99] {
+        mine.send(&n).unwrap();
+        assert_eq!(mine.recv_timeout::<u32>(PATIENCE).unwrap(), n + 1);
+        assert_eq!(
+            results.recv_timeout::<String>(PATIENCE).unwrap(),
+            format!("saw {n}")
+        );
+    }
+    // The ends moved: this process holds no copy of them, so once the child has gone both
+    // streams end (a copy left here would keep them open and these receives would time out).
+    drop(mine);
+    child.assert_success();
+    assert!(matches!(
+        results.recv_timeout::<String>(PATIENCE),
+        Err(RecvError::Disconnected)
+    ));
+}
+
+#[derive(Serialize, Deserialize)]
+struct Job {
+    counter: Value<u64>,
+    lock: Lock,
+    finished: Event,
+    times: u32,
+}
+
+#[test]
+fn shared_objects_handed_to_a_running_child_are_the_same_objects() {
+    let (mut parent, mut child_end) = pipe().unwrap();
+    let child = fork_child(|| {
+        let job: Job = child_end.recv().unwrap();
+        for _ in 0..job.times {
+            let _g = job.lock.lock().unwrap();
+            job.counter.with_lock(|c| *c += 1).unwrap();
+        }
+        job.finished.set();
+    });
+    drop(child_end);
+    let job = Job {
+        counter: Value::new(5).unwrap(),
+        lock: Lock::new().unwrap(),
+        finished: Event::new().unwrap(),
+        times: 1000,
+    };
+    parent.send(&job).unwrap(); // shared, not moved: the parent keeps using them
+    assert!(job.finished.wait_timeout(PATIENCE));
+    child.assert_success();
+    assert_eq!(job.counter.get().unwrap(), 1005);
+    assert!(!job.lock.is_locked());
+}
+
+#[test]
+fn a_connection_end_sent_by_reference_is_refused_and_nothing_is_sent() {
+    let (mut a, mut b) = pipe().unwrap();
+    let (_mine, theirs) = pipe().unwrap();
+    match a.send(&theirs) {
+        Err(SendError::Encode(e)) => assert!(e.contains("send_owned"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    a.send(&7u8).unwrap();
+    assert_eq!(b.recv::<u8>().unwrap(), 7);
+}
+
+#[test]
+fn an_end_holding_unread_messages_stays_and_is_handed_back() {
+    let (mut a, mut b) = pipe().unwrap();
+    let (mut x, mut y) = pipe().unwrap();
+    x.send(&1u8).unwrap();
+    x.send(&2u8).unwrap();
+    assert_eq!(y.recv::<u8>().unwrap(), 1); // reads both ahead
+    let back = match a.send_owned(y) {
+        Err(e) => {
+            assert!(matches!(e.error, SendError::Encode(_)), "{e:?}");
+            e.value
+        }
+        Ok(()) => panic!("an end with a buffered message went"),
+    };
+    y = back;
+    assert_eq!(y.recv::<u8>().unwrap(), 2);
+    // Once drained it can go.
+    a.send_owned(y).unwrap();
+    let mut y: Connection = b.recv().unwrap();
+    x.send(&3u8).unwrap();
+    assert_eq!(y.recv::<u8>().unwrap(), 3);
+}
+
+fn same_file(a: &impl AsFd, b: &impl AsFd) -> bool {
+    let meta = |fd: BorrowedFd<'_>| {
+        std::fs::File::from(fd.try_clone_to_owned().unwrap())
+            .metadata()
+            .unwrap()
+    };
+    let (m, n) = (meta(a.as_fd()), meta(b.as_fd()));
+    (m.dev(), m.ino()) == (n.dev(), n.ino())
+}
+
+#[test]
+fn bytes_with_fds_arrive_together_and_in_order() {
+    let (mut a, mut b) = pipe().unwrap();
+    let (pa, fa) = temp_file("fds-a");
+    let (pb, fb) = temp_file("fds-b");
+    a.send_bytes(b"before").unwrap();
+    a.send_bytes_with_fds(b"two", &[fa.as_fd(), fb.as_fd()])
+        .unwrap();
+    a.send_bytes_with_fds(b"", &[fb.as_fd()]).unwrap();
+    a.send_bytes(b"after").unwrap();
+    assert_eq!(b.recv_bytes_with_fds().unwrap().0, b"before");
+    let (m, fds) = b.recv_bytes_with_fds().unwrap();
+    assert_eq!(m, b"two");
+    assert!(fds.len() == 2 && same_file(&fds[0], &fa) && same_file(&fds[1], &fb));
+    let (m, fds) = b.recv_bytes_with_fds().unwrap();
+    assert!(m.is_empty() && fds.len() == 1 && same_file(&fds[0], &fb));
+    let (m, fds) = b.recv_bytes_with_fds().unwrap();
+    assert!(m == b"after" && fds.is_empty());
+    std::fs::remove_file(pa).unwrap();
+    std::fs::remove_file(pb).unwrap();
+}
+
+#[test]
+fn more_fds_than_the_kernel_passes_is_refused_before_sending() {
+    let (mut a, mut b) = pipe().unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let fds = vec![null.as_fd(); MAX_FDS + 1];
+    assert!(matches!(
+        a.send_bytes_with_fds(b"x", &fds),
+        Err(SendError::TooManyFds { count, max }) if count == MAX_FDS + 1 && max == MAX_FDS
+    ));
+    a.send_bytes_with_fds(b"x", &fds[..MAX_FDS]).unwrap();
+    assert_eq!(b.recv_bytes_with_fds().unwrap().1.len(), MAX_FDS);
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn fds_nobody_claims_are_closed() {
+    // In a child: it has one thread, so its fd count moves only with what it does.
+    fork_child(|| {
+        let (mut a, mut b) = pipe().unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        a.send_bytes_with_fds(b"x", &[null.as_fd(), null.as_fd()])
+            .unwrap();
+        a.send(&(1u8, Fd::from(null.try_clone().unwrap()))).unwrap();
+        a.send(&(2u8, Fd::from(null.try_clone().unwrap()))).unwrap();
+        let before = open_fds();
+        assert_eq!(b.recv_bytes().unwrap(), b"x"); // plain bytes: the fds are dropped
+        assert!(matches!(
+            b.recv::<u8>(),
+            Err(RecvError::TrailingBytes { .. })
+        ));
+        let (n, fd) = b.recv::<(u8, Fd)>().unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(open_fds(), before + 1); // only the one claimed
+        drop(fd);
+        assert_eq!(open_fds(), before);
+    })
+    .assert_success();
+}
+
+/// A raw view of an end's socket, to play a peer that breaks the protocol.
+fn raw(end: &impl AsFd) -> UnixStream {
+    UnixStream::from(end.as_fd().try_clone_to_owned().unwrap())
+}
+
+#[test]
+fn fds_announced_but_not_sent_close_the_connection() {
+    let (a, mut b) = pipe().unwrap();
+    let head = 3u64 | (2u64 << 48); // three bytes and two fds, but no fds come
+    let mut s = raw(&a);
+    s.write_all(&head.to_le_bytes()).unwrap();
+    s.write_all(b"abc").unwrap();
+    match b.recv_bytes() {
+        Err(RecvError::Protocol(e)) => assert!(e.contains("2 fds"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(b.recv_bytes(), Err(RecvError::Disconnected)));
+}
+
+/// A handle of our own, claiming to be a `Value` while it is a file.
+struct Impostor(OwnedFd);
+
+impl Transfer for Impostor {
+    const TAG: [u8; 8] = *b"MPVALUE\0";
+    fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        Ok(self.0.as_fd())
+    }
+    fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+        Ok(Impostor(fd))
+    }
+}
+
+impl Serialize for Impostor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        multiproc_pipe::transfer::serialize(self, s)
+    }
+}
+
+#[test]
+fn a_handle_that_is_not_what_it_claims_is_a_decoding_error() {
+    let (mut a, mut b) = pipe().unwrap();
+    // Another kind of handle than asked for.
+    a.send(&Event::new().unwrap()).unwrap();
+    match b.recv::<Lock>() {
+        Err(RecvError::Decode(e)) => assert!(e.contains("MPEVENT") && e.contains("MPLOCK")),
+        other => panic!("{other:?}"),
+    }
+    // The right tag on an fd that is no such object: the object's own checks refuse it.
+    let null = std::fs::File::open("/dev/null").unwrap();
+    a.send(&Impostor(null.into())).unwrap();
+    assert!(matches!(b.recv::<Value<u64>>(), Err(RecvError::Decode(_))));
+    // A placeholder whose index has no fd.
+    a.send_bytes(&postcard::to_allocvec(&(*b"MPFD\0\0\0\0", 3u32)).unwrap())
+        .unwrap();
+    match b.recv::<Fd>() {
+        Err(RecvError::Decode(e)) => assert!(e.contains("fd 3 but 0"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // None of these broke the connection.
+    a.send(&"still here").unwrap();
+    assert_eq!(b.recv::<String>().unwrap(), "still here");
+}
+
+#[test]
+fn handles_cannot_be_encoded_outside_a_connection() {
+    let v = Value::new(1u32).unwrap();
+    assert!(postcard::to_allocvec(&v).is_err());
+}
