@@ -20,6 +20,9 @@
 //! | `EOFError` | [`RecvError::Disconnected`] |
 //! | `BrokenPipeError` | [`SendError::Disconnected`] (never a SIGPIPE) |
 //! | `BufferTooShort` | [`RecvError::BufferTooShort`], holding the whole message |
+//! | pickling a `Value`, `Lock`, … in `send(obj)` | [`send(&value)`](Connection::send) with the object inside: it implements [`Transfer`] |
+//! | pickling a `Connection` in `send(obj)` | [`send_owned(value)`](Connection::send_owned): ends move |
+//! | `reduction.send_handle`, `recv_handle` | [`send_bytes_with_fds`](Connection::send_bytes_with_fds), [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds); [`Fd`] in typed messages |
 //!
 //! # Messages
 //!
@@ -31,6 +34,46 @@
 //! ([`Connection::set_max_message_size`], 1 GiB by default, above 4 GiB if set): a peer that
 //! announces more gets the connection closed before anything is allocated for it.
 //!
+//! # Handing things to another process
+//!
+//! A process that already runs can be handed what it needs inside a typed message: the shared
+//! objects of the other multiproc crates (`Value`, `Array`, `Atomic`, `Lock`, `RLock`,
+//! `Condition`, `Event`, `Barrier`, `Semaphore`, …), files and sockets ([`Fd`]), and other
+//! connection ends. Their fds travel beside the message's bytes (`SCM_RIGHTS`, at most
+//! [`MAX_FDS`] per message, over Unix sockets only) and the receiver rebuilds each handle, after
+//! checking it is the kind asked for: both processes then use the same object.
+//!
+//! Connection ends move: a stream must never have two readers. They go only with
+//! [`send_owned`](Connection::send_owned), which takes the value and drops it once sent;
+//! `send(&end)` is refused ([`SendError::Encode`]). An end holding bytes it has read ahead but
+//! not yet received as messages refuses to travel until they are received.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use multiproc_pipe::{pipe, pipe_simplex, Fd, Sender};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Job {
+//!     input: Fd,       // a file: the receiver gets its own fd for it
+//!     results: Sender, // a connection end: it moves
+//! }
+//!
+//! let (mut control, mut worker) = pipe()?; // the worker would be another process
+//! let (mut results, results_tx) = pipe_simplex()?;
+//! let input = Fd::from(std::fs::File::open("/dev/null")?);
+//! control.send_owned(Job { input, results: results_tx })?;
+//!
+//! let mut job: Job = worker.recv()?;
+//! job.results.send(&"done")?;
+//! assert_eq!(results.recv::<String>()?, "done");
+//! # Ok(()) }
+//! ```
+//!
+//! Fds that come with a message and that no value claims are closed. A type of your own that
+//! wraps an fd can travel too: implement [`Transfer`] and route its serde through
+//! [`transfer::serialize`] and [`transfer::deserialize`].
+//!
 //! # When the peer dies
 //!
 //! A receive reports [`RecvError::Disconnected`] as soon as the other end is gone — dropped,
@@ -38,7 +81,7 @@
 //! was in the middle of sending is discarded, never presented as whole. A send to a dead peer
 //! is [`SendError::Disconnected`].
 //!
-//! The transport is a Unix stream socket pair (an 8-byte length, then the bytes, written with
+//! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written with
 //! one `sendmsg`). Linux only.
 
 #![cfg(target_os = "linux")]

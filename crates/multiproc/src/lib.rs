@@ -56,6 +56,9 @@
 //! | `send_bytes`, `recv_bytes`, `recv_bytes_into` | [`send_bytes`](Connection::send_bytes), [`recv_bytes`](Connection::recv_bytes), [`recv_bytes_into`](Connection::recv_bytes_into) | a too-short buffer hands the message back |
 //! | `conn.poll(t)`, `connection.wait(objs, t)` | [`conn.poll(t)`](Connection::poll), [`pipe::wait(&ends, t)`](pipe::wait) | also `try_recv`, `recv_timeout` |
 //! | `EOFError`, `BrokenPipeError` | [`RecvError::Disconnected`](pipe::RecvError::Disconnected), [`SendError::Disconnected`](pipe::SendError::Disconnected) | never a SIGPIPE |
+//! | a `Value`, `Lock`, … pickled into `conn.send(obj)` | [`conn.send(&msg)?`](Connection::send) with the object inside | shared objects implement [`Transfer`](pipe::Transfer): the receiver gets the same object |
+//! | a `Connection` pickled into `conn.send(obj)` | [`conn.send_owned(msg)?`](Connection::send_owned) | ends move: never two readers |
+//! | `reduction.send_handle`, `recv_handle` | [`send_bytes_with_fds`](Connection::send_bytes_with_fds), [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds), [`pipe::Fd`] | Unix sockets only |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.

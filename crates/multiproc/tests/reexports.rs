@@ -147,3 +147,20 @@ fn pipe_reexports_work_across_a_fork() {
     );
     let _: Option<(RecvError, SendError)> = None;
 }
+
+#[test]
+fn shared_objects_travel_through_the_reexported_pipe() {
+    let (mut parent, mut child_end) = multiproc::pipe::pipe().unwrap();
+    let child = fork_child(|| {
+        let (counter, done): (multiproc::shm::Value<u32>, Event) = child_end.recv().unwrap();
+        counter.set(7).unwrap();
+        done.set();
+    });
+    let counter = multiproc::shm::Value::new(0u32).unwrap();
+    let done = Event::new().unwrap();
+    parent.send(&(&counter, &done)).unwrap();
+    assert!(done.wait_timeout(std::time::Duration::from_secs(20)));
+    child.assert_success();
+    assert_eq!(counter.get().unwrap(), 7);
+    let _: Option<multiproc::pipe::Fd> = None;
+}
