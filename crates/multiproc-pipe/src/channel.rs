@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The most fds (handles) one message carries: the kernel's limit per message (`SCM_MAX_FD`).
 pub const MAX_FDS: usize = crate::sys::MAX_FDS;
@@ -38,31 +38,100 @@ const SMALL_SEND: usize = 2048;
 /// Read-ahead buffer: small messages are received many per syscall.
 const READ_BUFFER: usize = 64 << 10;
 
+/// How long a waiting receive keeps polling the socket before it sleeps: a peer that answers
+/// within microseconds is then met awake, which spares it the cost of waking this process (on
+/// a VM, tens of microseconds per wake-up). Adapts: every spin that ends without data halves
+/// the budget, down to nothing, so an idle or slow peer costs no CPU after a few waits; a spin
+/// that finds data, or a sleep that turns out shorter than the longest spin, restores it.
+#[derive(Debug)]
+pub(crate) struct Spin {
+    budget_ns: u32,
+}
+
+/// The longest spin before sleeping.
+const MAX_SPIN_NS: u32 = 50_000;
+/// Budgets below this are not worth a spin.
+const MIN_SPIN_NS: u32 = 1_000;
+
+impl Spin {
+    pub(crate) fn new() -> Spin {
+        Spin {
+            budget_ns: MAX_SPIN_NS,
+        }
+    }
+
+    fn hit(&mut self) {
+        self.budget_ns = MAX_SPIN_NS;
+    }
+
+    fn miss(&mut self) {
+        self.budget_ns /= 2;
+        if self.budget_ns < MIN_SPIN_NS {
+            self.budget_ns = 0;
+        }
+    }
+}
+
 /// One read, waiting as `wait` allows: `f(nonblocking)` does the read. `Ok(0)` is the end of
 /// the stream (a reset connection counts as one).
 fn read_wait(
     fd: BorrowedFd<'_>,
     wait: Wait,
+    spin: &mut Spin,
     mut f: impl FnMut(bool) -> io::Result<usize>,
 ) -> Result<usize, RecvError> {
-    let blocking = matches!(wait, Wait::Forever);
+    // `None`: nothing yet; `Some(r)`: the read's outcome.
+    let mut attempt = |nonblocking: bool| match f(nonblocking) {
+        Ok(n) => Some(Ok(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) if is_disconnect(&e) => Some(Ok(0)),
+        Err(e) => Some(Err(RecvError::Io(e))),
+    };
     loop {
-        match f(!blocking) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match wait {
-                // A socket made non-blocking by someone else (it may have come from a peer).
-                Wait::Forever => {
-                    sys::poll_readable(&[fd], None).map_err(RecvError::Io)?;
+        if let Some(r) = attempt(true) {
+            return r;
+        }
+        let deadline = match wait {
+            Wait::Try => return Err(RecvError::Empty),
+            Wait::Forever => None,
+            Wait::Until(d) => Some(d),
+        };
+        if spin.budget_ns > 0 {
+            let start = Instant::now();
+            let mut end = start + Duration::from_nanos(u64::from(spin.budget_ns));
+            if let Some(d) = deadline {
+                end = end.min(d);
+            }
+            while Instant::now() < end {
+                std::hint::spin_loop();
+                if let Some(r) = attempt(true) {
+                    spin.hit();
+                    return r;
                 }
-                Wait::Try => return Err(RecvError::Empty),
-                Wait::Until(d) => {
-                    if !sys::poll_readable(&[fd], Some(d)).map_err(RecvError::Io)?[0] {
-                        return Err(RecvError::Timeout);
+            }
+            spin.miss();
+        }
+        let slept = Instant::now();
+        match deadline {
+            None => {
+                if let Some(r) = attempt(false) {
+                    if slept.elapsed() < Duration::from_nanos(u64::from(MAX_SPIN_NS)) {
+                        spin.hit(); // a spin would have met it
                     }
+                    return r;
                 }
-            },
-            Err(e) if is_disconnect(&e) => return Ok(0),
-            Err(e) => return Err(RecvError::Io(e)),
+                // A socket made non-blocking by someone else (it may have come from a peer):
+                // wait for it as a blocking read would.
+                sys::poll_readable(&[fd], None).map_err(RecvError::Io)?;
+            }
+            Some(d) => {
+                if !sys::poll_readable(&[fd], Some(d)).map_err(RecvError::Io)?[0] {
+                    return Err(RecvError::Timeout);
+                }
+                if slept.elapsed() < Duration::from_nanos(u64::from(MAX_SPIN_NS)) {
+                    spin.hit();
+                }
+            }
         }
     }
 }
@@ -102,6 +171,7 @@ pub(crate) struct Channel {
     in_end: usize,
     /// fds received with bytes whose header has not been read yet, in arrival order.
     fds_in: Vec<OwnedFd>,
+    spin: Spin,
     /// A framing error or a half-sent message: nothing more can be exchanged.
     broken: bool,
     /// A Unix-domain socket (fds can travel); otherwise TCP.
@@ -128,6 +198,7 @@ impl Channel {
             in_start: 0,
             in_end: 0,
             fds_in: Vec::new(),
+            spin: Spin::new(),
             broken: false,
             unix,
         }
@@ -312,7 +383,9 @@ impl Channel {
         let fd = self.fd.as_fd();
         let buf = &mut self.inbuf;
         let fds = &mut self.fds_in;
-        let n = match read_wait(fd, wait, |nb| sys::recv_with_fds(fd, buf, nb, fds)) {
+        let n = match read_wait(fd, wait, &mut self.spin, |nb| {
+            sys::recv_with_fds(fd, buf, nb, fds)
+        }) {
             Ok(n) => n,
             Err(RecvError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
                 // fds were lost: the messages they belong to can never be whole.
@@ -442,7 +515,9 @@ impl Channel {
                 body.reserve_exact(body.len().max(FIRST_CHUNK).min(left));
             }
             let fd = self.fd.as_fd();
-            let n = read_wait(fd, wait, |nb| sys::recv_into_spare(fd, body, left, nb))?;
+            let n = read_wait(fd, wait, &mut self.spin, |nb| {
+                sys::recv_into_spare(fd, body, left, nb)
+            })?;
             if n == 0 {
                 return Err(self.ended());
             }
@@ -492,7 +567,7 @@ impl Channel {
         let mut got = self.take_into(dst);
         while got < len {
             let fd = self.fd.as_fd();
-            match read_wait(fd, Wait::Forever, |nb| {
+            match read_wait(fd, Wait::Forever, &mut self.spin, |nb| {
                 sys::recv_into(fd, &mut dst[got..], nb)
             }) {
                 Ok(0) => return Err(self.ended()),
@@ -515,5 +590,26 @@ impl Channel {
             return Ok(true);
         }
         Ok(sys::poll_readable(&[self.fd.as_fd()], deadline)?[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spin_fades_when_it_never_pays_and_returns_when_it_does() {
+        let mut s = Spin::new();
+        assert_eq!(s.budget_ns, MAX_SPIN_NS);
+        let mut misses = 0;
+        while s.budget_ns > 0 {
+            s.miss();
+            misses += 1;
+        }
+        assert!(misses <= 6, "{misses} fruitless spins before it stops");
+        s.miss();
+        assert_eq!(s.budget_ns, 0);
+        s.hit();
+        assert_eq!(s.budget_ns, MAX_SPIN_NS);
     }
 }

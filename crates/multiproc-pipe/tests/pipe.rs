@@ -361,3 +361,29 @@ fn recv_bytes_into_of_every_size_from_another_process() {
     }
     child.assert_success();
 }
+
+/// CPU time this thread has used, from the scheduler's own count (nanoseconds).
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    stat.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn waiting_on_an_idle_peer_costs_no_cpu_after_a_few_waits() {
+    // In a child, so that no other test's thread shares the count.
+    fork_child(|| {
+        let (_idle, mut b) = pipe().unwrap();
+        let before = thread_cpu_ns();
+        for _ in 0..400 {
+            assert!(matches!(
+                b.recv_bytes_timeout(Duration::from_millis(1)),
+                Err(RecvError::Timeout)
+            ));
+        }
+        let used = Duration::from_nanos(thread_cpu_ns() - before);
+        // Spinning at every wait would burn 400 × 50 µs = 20 ms; the spin stops after a few
+        // fruitless ones and what is left is the waits' own syscalls.
+        assert!(used < Duration::from_millis(10), "{used:?} of CPU");
+    })
+    .assert_success();
+}
