@@ -82,7 +82,9 @@
 //! is [`SendError::Disconnected`].
 //!
 //! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written with
-//! one `sendmsg`). Linux only.
+//! one `sendmsg`). A receive that finds nothing polls the socket for up to 50 µs before it
+//! sleeps, so a prompt peer is met awake; the spin fades after a few fruitless waits, so an idle
+//! peer costs no CPU. Linux only.
 
 #![cfg(target_os = "linux")]
 
