@@ -43,13 +43,20 @@
 
 #![cfg(target_os = "linux")]
 
+mod auth;
 mod channel;
 mod connection;
 mod error;
+mod listener;
 mod sys;
 
 pub use crate::{
+    auth::AuthKey,
     channel::DEFAULT_MAX_MESSAGE,
     connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender, Waitable},
-    error::{RecvError, SendError},
+    error::{ConnectError, RecvError, SendError},
+    listener::{
+        Address, Client, ClientBuilder, Listener, ListenerBuilder, DEFAULT_BACKLOG,
+        DEFAULT_HANDSHAKE_TIMEOUT,
+    },
 };
