@@ -412,11 +412,11 @@ impl Listener {
     /// With a key: [`ConnectError::AuthenticationFailed`] when the client holds another key
     /// (it is told, and reports the same), [`ConnectError::Protocol`] when it sends
     /// something else than the handshake (a client without a key that sends a message
-    /// first), [`ConnectError::HandshakeTimeout`] when it does not complete the handshake in
-    /// time (a client without a key that waits for a message), and
-    /// [`ConnectError::Disconnected`] when it leaves during it. The refused connection is
-    /// closed; the listener stays usable. [`ConnectError::Io`] for errors of `accept(2)`
-    /// itself (`EMFILE`, …).
+    /// first), [`ConnectError::Disconnected`] when it leaves during the handshake (a client
+    /// without a key that receives first: it reads the challenge as an oversize message and
+    /// closes), and [`ConnectError::HandshakeTimeout`] when it does not complete the
+    /// handshake in time (a silent client). The refused connection is closed; the listener
+    /// stays usable. [`ConnectError::Io`] for errors of `accept(2)` itself (`EMFILE`, …).
     pub fn accept(&self) -> Result<Connection, ConnectError> {
         let fd = loop {
             match sys::accept(self.fd.as_fd()) {

@@ -251,6 +251,31 @@ fn key_on_the_listener_only_a_client_that_sends_first_is_a_protocol_error() {
 }
 
 #[test]
+fn key_on_the_listener_only_a_client_that_receives_first_leaves_at_once() {
+    let listener = Listener::builder()
+        .authkey(KEY)
+        .handshake_timeout(LONG)
+        .bind_unix_temp()
+        .unwrap();
+    let address = listener.address().clone();
+    let child = fork_child(|| {
+        let mut conn = Client::connect(&address, None).unwrap();
+        // The listener's challenge is no message this side can read: an oversize "length".
+        let r = conn.recv::<String>();
+        assert!(matches!(r, Err(RecvError::TooLarge { .. })), "{r:?}");
+    });
+    until_pending(&listener);
+    let start = Instant::now();
+    let r = listener.accept();
+    assert!(matches!(r, Err(ConnectError::Disconnected)), "{r:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "not noticed at once"
+    );
+    child.assert_success();
+}
+
+#[test]
 fn key_on_the_listener_only_a_silent_client_hits_the_handshake_timeout() {
     let listener = Listener::builder()
         .authkey(KEY)
