@@ -314,7 +314,6 @@ impl Connection {
     recv_methods!();
 
     /// An end over a connected, blocking stream socket: Unix-domain (`unix`) or TCP.
-    #[allow(dead_code)] // the listener's ends come next
     pub(crate) fn from_socket(fd: std::os::fd::OwnedFd, unix: bool) -> Connection {
         Connection {
             chan: Channel::new(fd, unix),

@@ -222,3 +222,91 @@ impl<T> From<NotSent<T>> for io::Error {
         e.error.into()
     }
 }
+
+/// Why [`Listener::accept`](crate::Listener::accept) or
+/// [`Client::connect`](crate::Client::connect) gave no connection.
+///
+/// A failed `accept` leaves the listener usable: accept again.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The peer speaks the handshake but does not hold the same key (Python's
+    /// `AuthenticationError`): its proof did not verify, or it rejected ours.
+    AuthenticationFailed,
+    /// The peer sent bytes that are not the handshake: most likely it has no key (and sent a
+    /// message straight away), or it is another program.
+    Protocol,
+    /// The handshake did not complete within its timeout: the peer is silent, slow, or has
+    /// no key and waits for a message.
+    HandshakeTimeout,
+    /// `connect`: the connection was not established within the connect timeout.
+    ConnectTimeout,
+    /// The peer closed the connection during the handshake.
+    Disconnected,
+    /// Another I/O error (the address does not exist, connection refused, …).
+    Io(io::Error),
+}
+
+impl ConnectError {
+    /// Whether the peer was refused for what it sent ([`AuthenticationFailed`] or
+    /// [`Protocol`]), rather than for time or an I/O error.
+    ///
+    /// [`AuthenticationFailed`]: ConnectError::AuthenticationFailed
+    /// [`Protocol`]: ConnectError::Protocol
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::AuthenticationFailed | ConnectError::Protocol
+        )
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::AuthenticationFailed => {
+                f.write_str("authentication failed: the peer does not hold the same key")
+            }
+            ConnectError::Protocol => {
+                f.write_str("the peer does not speak the authentication handshake")
+            }
+            ConnectError::HandshakeTimeout => {
+                f.write_str("timed out during the authentication handshake")
+            }
+            ConnectError::ConnectTimeout => f.write_str("timed out connecting"),
+            ConnectError::Disconnected => {
+                f.write_str("the peer closed the connection during the handshake")
+            }
+            ConnectError::Io(e) => write!(f, "connection failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ConnectError> for io::Error {
+    /// `AuthenticationFailed` is `PermissionDenied`, `Protocol` `InvalidData`, the timeouts
+    /// `TimedOut`, `Disconnected` `ConnectionAborted`; an `Io` error is handed back as it was.
+    fn from(e: ConnectError) -> io::Error {
+        if let ConnectError::Io(inner) = e {
+            return inner;
+        }
+        let kind = match &e {
+            ConnectError::AuthenticationFailed => io::ErrorKind::PermissionDenied,
+            ConnectError::Protocol => io::ErrorKind::InvalidData,
+            ConnectError::HandshakeTimeout | ConnectError::ConnectTimeout => {
+                io::ErrorKind::TimedOut
+            }
+            ConnectError::Disconnected => io::ErrorKind::ConnectionAborted,
+            ConnectError::Io(_) => io::ErrorKind::Other, // returned above
+        };
+        io::Error::new(kind, e)
+    }
+}

@@ -23,6 +23,10 @@
 //! | pickling a `Value`, `Lock`, … in `send(obj)` | [`send(&value)`](Connection::send) with the object inside: it implements [`Transfer`] |
 //! | pickling a `Connection` in `send(obj)` | [`send_owned(value)`](Connection::send_owned): ends move |
 //! | `reduction.send_handle`, `recv_handle` | [`send_bytes_with_fds`](Connection::send_bytes_with_fds), [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds); [`Fd`] in typed messages |
+//! | `Listener(address, authkey=...)`, `Listener()` | [`Listener::bind(address, authkey)`](Listener::bind), [`Listener::bind_unix_temp(authkey)`](Listener::bind_unix_temp), [`Listener::builder()`](Listener::builder) |
+//! | `listener.accept()`, `listener.address`, `listener.close()` | [`accept()`](Listener::accept), [`address()`](Listener::address), [`close()`](Listener::close) or drop |
+//! | `Client(address, authkey=...)` | [`Client::connect(address, authkey)`](Client::connect), [`Client::builder()`](Client::builder) (connect and handshake timeouts) |
+//! | `AuthenticationError` | [`ConnectError::AuthenticationFailed`] (and [`ConnectError::Protocol`] for a peer that does not speak the handshake) |
 //!
 //! # Messages
 //!
@@ -81,24 +85,54 @@
 //! was in the middle of sending is discarded, never presented as whole. A send to a dead peer
 //! is [`SendError::Disconnected`].
 //!
+//! # Listener and Client
+//!
+//! A [`Listener`] bound to an [`Address`] (a Unix socket path, or TCP) accepts connections
+//! from [`Client::connect`], each a [`Connection`] like a pipe's end. With an [`AuthKey`], the
+//! two sides first run a mutual HMAC-SHA256 challenge–response: each proves it holds the key
+//! without sending it, on fixed-size messages under a timeout (5 s by default), before any
+//! message is decoded. A refused peer is [`ConnectError::AuthenticationFailed`] on both
+//! sides. Without a key there is no handshake, as in Python. With a key on one side only,
+//! what the keyed side reports depends on what the other does first:
+//!
+//! | key on | the side without a key first … | the keyed side gets | the side without a key gets |
+//! |---|---|---|---|
+//! | listener | sends | [`ConnectError::Protocol`], at once | a closed connection |
+//! | listener | receives | [`ConnectError::Disconnected`], at once | [`RecvError::TooLarge`]: the challenge is no message |
+//! | listener | neither | [`ConnectError::HandshakeTimeout`] | a closed connection |
+//! | client | sends | [`ConnectError::Protocol`], at once | [`RecvError::TooLarge`]: the refusal is no message |
+//! | client | receives | [`ConnectError::HandshakeTimeout`] | [`RecvError::Disconnected`] |
+//!
+//! The handshake authenticates; like Python's, it neither encrypts nor protects the messages
+//! that follow. Unix socket files are created with mode 0600.
+//!
+//! # Transport
+//!
 //! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written with
-//! one `sendmsg`). A receive that finds nothing polls the socket for up to 50 µs before it
-//! sleeps, so a prompt peer is met awake; the spin fades after a few fruitless waits, so an idle
-//! peer costs no CPU. Linux only.
+//! one `sendmsg`), or the Unix or TCP socket of a [`Listener`]. A receive that finds nothing
+//! polls the socket for up to 50 µs before it sleeps, so a prompt peer is met awake; the spin
+//! fades after a few fruitless waits, so an idle peer costs no CPU. Linux only.
 
 #![cfg(target_os = "linux")]
 
+mod auth;
 mod channel;
 mod connection;
 mod error;
 mod fd;
+mod listener;
 mod sys;
 
 pub use crate::{
+    auth::AuthKey,
     channel::{DEFAULT_MAX_MESSAGE, MAX_FDS, MAX_MESSAGE_LIMIT},
     connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender, Waitable},
-    error::{NotSent, RecvError, SendError},
+    error::{ConnectError, NotSent, RecvError, SendError},
     fd::Fd,
+    listener::{
+        Address, Client, ClientBuilder, Listener, ListenerBuilder, DEFAULT_BACKLOG,
+        DEFAULT_HANDSHAKE_TIMEOUT,
+    },
 };
 
 /// Handles inside typed messages: the [`Transfer`] trait that shared objects and connection

@@ -1,8 +1,11 @@
 //! Every `unsafe` of multiproc-pipe: the socket calls, each with what makes it sound.
 
-use multiproc_internal::errno::{cvt, cvt_r};
+use multiproc_internal::errno::{cvt, cvt_r, invalid_input};
 use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::Instant;
 
 /// A connected pair of Unix stream sockets, close-on-exec.
@@ -126,6 +129,16 @@ pub(crate) fn poll_readable(
             revents: 0,
         })
         .collect();
+    if ppoll_until(&mut pfds, deadline)? {
+        Ok(pfds.iter().map(|p| p.revents != 0).collect())
+    } else {
+        Ok(vec![false; pfds.len()])
+    }
+}
+
+/// `ppoll(2)` until one of `pfds` is ready (true) or `deadline` passes (false; `None`:
+/// forever), retrying on `EINTR` and on early wake-ups.
+fn ppoll_until(pfds: &mut [libc::pollfd], deadline: Option<Instant>) -> io::Result<bool> {
     loop {
         let timeout = match deadline {
             None => None,
@@ -151,13 +164,13 @@ pub(crate) fn poll_readable(
             )
         };
         if rc > 0 {
-            return Ok(pfds.iter().map(|p| p.revents != 0).collect());
+            return Ok(true);
         }
         if rc == 0 {
             if deadline.is_some_and(|d| Instant::now() < d) {
                 continue; // woke early: the deadline holds
             }
-            return Ok(vec![false; pfds.len()]);
+            return Ok(false);
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
@@ -307,4 +320,295 @@ pub(crate) fn poll_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
     };
     // SAFETY: one live pollfd; no timeout.
     cvt_r(|| unsafe { libc::poll(&mut p, 1, -1) }).map(drop)
+}
+
+// ---- Listener and Client: sockets by address, the handshake's I/O, randomness ----
+
+/// A socket address in the form the kernel takes: IPv4, IPv6 or a Unix path.
+pub(crate) enum SockAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+    /// The address and its length (the path's bytes and a NUL after the family).
+    Unix(libc::sockaddr_un, libc::socklen_t),
+}
+
+impl SockAddr {
+    pub(crate) fn inet(addr: SocketAddr) -> SockAddr {
+        match addr {
+            SocketAddr::V4(a) => SockAddr::V4(libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            }),
+            SocketAddr::V6(a) => SockAddr::V6(libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                // As std passes it (in host order).
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            }),
+        }
+    }
+
+    /// A filesystem Unix socket address.
+    ///
+    /// Errors: `InvalidInput` for an empty path, a path with a NUL byte (abstract addresses
+    /// are not supported) or one of 108 bytes or more (the kernel's limit with the NUL).
+    pub(crate) fn unix(path: &Path) -> io::Result<SockAddr> {
+        let bytes = path.as_os_str().as_bytes();
+        let mut sun = libc::sockaddr_un {
+            sun_family: libc::AF_UNIX as libc::sa_family_t,
+            sun_path: [0; 108],
+        };
+        if bytes.is_empty() || bytes.contains(&0) {
+            return Err(invalid_input(
+                "a Unix socket path must be non-empty and contain no NUL byte",
+            ));
+        }
+        if bytes.len() >= sun.sun_path.len() {
+            return Err(invalid_input(format!(
+                "Unix socket path of {} bytes is too long (at most {}): {}",
+                bytes.len(),
+                sun.sun_path.len() - 1,
+                path.display()
+            )));
+        }
+        for (dst, &b) in sun.sun_path.iter_mut().zip(bytes) {
+            *dst = b as libc::c_char;
+        }
+        let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1;
+        Ok(SockAddr::Unix(sun, len as libc::socklen_t))
+    }
+
+    pub(crate) fn domain(&self) -> libc::c_int {
+        match self {
+            SockAddr::V4(_) => libc::AF_INET,
+            SockAddr::V6(_) => libc::AF_INET6,
+            SockAddr::Unix(..) => libc::AF_UNIX,
+        }
+    }
+
+    fn as_raw(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+        fn raw<T>(a: &T) -> (*const libc::sockaddr, libc::socklen_t) {
+            (
+                (a as *const T).cast(),
+                std::mem::size_of::<T>() as libc::socklen_t,
+            )
+        }
+        match self {
+            SockAddr::V4(a) => raw(a),
+            SockAddr::V6(a) => raw(a),
+            SockAddr::Unix(a, len) => ((a as *const libc::sockaddr_un).cast(), *len),
+        }
+    }
+}
+
+/// A stream socket of `domain`, close-on-exec; non-blocking if asked.
+pub(crate) fn stream_socket(domain: libc::c_int, nonblocking: bool) -> io::Result<OwnedFd> {
+    let mut ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    if nonblocking {
+        ty |= libc::SOCK_NONBLOCK;
+    }
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvt(unsafe { libc::socket(domain, ty, 0) })?;
+    // SAFETY: socket succeeded: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fchmod(2)`. On a Unix socket before `bind`, the mode the socket file is created with
+/// (less the umask).
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: plain syscall on a live fd.
+    cvt_r(|| unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}
+
+/// `bind(2)`.
+pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
+    let (ptr, len) = addr.as_raw();
+    // SAFETY: `ptr` points at a live socket address of `len` bytes, which the kernel only reads.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), ptr, len) }).map(drop)
+}
+
+/// `listen(2)`.
+pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall on a live fd.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// `accept4(2)`: the next connection, as a blocking, close-on-exec socket. Retries on
+/// `EINTR`.
+pub(crate) fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: null address pointers ask for no peer address; the flags are valid.
+    let new = cvt_r(|| unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_CLOEXEC,
+        )
+    })?;
+    // SAFETY: accept4 succeeded: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// One `connect(2)` attempt (no retry: `EINTR`, `EINPROGRESS`, `EAGAIN` are the caller's).
+pub(crate) fn connect(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
+    let (ptr, len) = addr.as_raw();
+    // SAFETY: `ptr` points at a live socket address of `len` bytes, which the kernel only reads.
+    cvt(unsafe { libc::connect(fd.as_raw_fd(), ptr, len) }).map(drop)
+}
+
+/// The IPv4 or IPv6 address a socket is bound to (`getsockname(2)`).
+pub(crate) fn local_inet_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+    let mut storage = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into the storage, which is large and
+    // aligned enough for every address family.
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), storage.as_mut_ptr().cast(), &mut len) })?;
+    // SAFETY: all-zero bytes are a valid sockaddr_storage, and the kernel wrote over them.
+    let storage = unsafe { storage.assume_init() };
+    let ptr: *const libc::sockaddr_storage = &storage;
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, of the length checked
+            // above; sockaddr_storage is aligned for it.
+            let a = unsafe { std::ptr::read(ptr.cast::<libc::sockaddr_in>()) };
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes()),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { std::ptr::read(ptr.cast::<libc::sockaddr_in6>()) };
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        family => Err(invalid_input(format!(
+            "not an IPv4 or IPv6 socket (address family {family})"
+        ))),
+    }
+}
+
+/// `setsockopt(2)` of an `int` option.
+pub(crate) fn set_int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: the kernel reads one int from the live `value`.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// The pending error of a socket (`SO_ERROR`, which reading clears): how a non-blocking
+/// `connect` ended.
+pub(crate) fn take_socket_error(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes (one int) into the live `value`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    match value {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Sets or clears `O_NONBLOCK`.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    let new = if nonblocking {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        // SAFETY: F_SETFL takes an int of flags.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
+/// Waits until `fd` has one of `events` (or an error or hang-up), or until `deadline`
+/// (`None`: forever). False on timeout, never before the deadline.
+pub(crate) fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let mut pfd = [libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    }];
+    ppoll_until(&mut pfd, deadline)
+}
+
+/// `send(2)` without waiting (`WouldBlock` when the buffer is full), never SIGPIPE.
+pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel only reads `buf.len()` bytes from the live slice.
+    let rc = cvt_r(|| unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    })?;
+    Ok(rc as usize)
+}
+
+/// Fills `buf` from the kernel's random source (`getrandom(2)`, which blocks only until the
+/// pool is first initialised at boot). Retries on `EINTR` and short reads.
+pub(crate) fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into the exclusively borrowed
+        // slice.
+        let n = cvt_r(|| unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) })?;
+        if n <= 0 {
+            return Err(io::Error::other("getrandom returned no bytes"));
+        }
+        filled += n as usize;
+    }
+    Ok(())
+}
+
+/// Overwrites `buf` with zeros in a way the compiler cannot drop as a dead store (a secret
+/// about to be freed).
+pub(crate) fn zero(buf: &mut [u8]) {
+    for b in buf.iter_mut() {
+        // SAFETY: `b` is a valid, exclusively borrowed byte.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
