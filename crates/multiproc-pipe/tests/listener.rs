@@ -48,6 +48,13 @@ fn until_pending(listener: &Listener) {
     );
 }
 
+/// `accept`, once a client is pending: a client process that failed before connecting makes
+/// the test fail instead of hang.
+fn accept(listener: &Listener) -> Result<Connection, ConnectError> {
+    until_pending(listener);
+    listener.accept()
+}
+
 fn int_option(fd: &impl AsFd, level: libc::c_int, name: libc::c_int) -> libc::c_int {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -151,7 +158,7 @@ fn same_key_over_a_unix_socket_then_messages_both_ways() {
         assert_cloexec_blocking(&conn);
         converse_first(&mut conn);
     });
-    let mut conn = listener.accept().unwrap();
+    let mut conn = accept(&listener).unwrap();
     assert_cloexec_blocking(&conn);
     assert_cloexec_blocking(&listener);
     converse_second(&mut conn);
@@ -173,7 +180,7 @@ fn same_key_over_tcp_on_port_0_with_nodelay() {
         assert_cloexec_blocking(&conn);
         converse_first(&mut conn);
     });
-    let mut conn = listener.accept().unwrap();
+    let mut conn = accept(&listener).unwrap();
     assert_eq!(int_option(&conn, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
     assert_cloexec_blocking(&conn);
     converse_second(&mut conn);
@@ -197,12 +204,12 @@ fn another_key_fails_on_both_sides_and_the_listener_stays_usable() {
             let mut conn = Client::connect(&address, Some(KEY)).unwrap();
             conn.send(&"second client").unwrap();
         });
-        let r = listener.accept();
+        let r = accept(&listener);
         assert!(
             matches!(r, Err(ConnectError::AuthenticationFailed)),
             "{address}: {r:?}"
         );
-        let mut conn = listener.accept().unwrap();
+        let mut conn = accept(&listener).unwrap();
         assert_eq!(conn.recv::<String>().unwrap(), "second client");
         child.assert_success();
     }
@@ -216,7 +223,7 @@ fn no_key_on_either_side_connects_without_a_handshake() {
         let mut conn = Client::connect(&address, None).unwrap();
         converse_first(&mut conn);
     });
-    let mut conn = listener.accept().unwrap();
+    let mut conn = accept(&listener).unwrap();
     converse_second(&mut conn);
     child.assert_success();
 }
@@ -241,7 +248,7 @@ fn key_on_the_listener_only_a_client_that_sends_first_is_a_protocol_error() {
     });
     until_pending(&listener);
     let start = Instant::now();
-    let r = listener.accept();
+    let r = accept(&listener);
     assert!(matches!(r, Err(ConnectError::Protocol)), "{r:?}");
     assert!(
         start.elapsed() < Duration::from_secs(1),
@@ -266,7 +273,7 @@ fn key_on_the_listener_only_a_client_that_receives_first_leaves_at_once() {
     });
     until_pending(&listener);
     let start = Instant::now();
-    let r = listener.accept();
+    let r = accept(&listener);
     assert!(matches!(r, Err(ConnectError::Disconnected)), "{r:?}");
     assert!(
         start.elapsed() < Duration::from_secs(1),
@@ -291,7 +298,7 @@ fn key_on_the_listener_only_a_silent_client_hits_the_handshake_timeout() {
     });
     until_pending(&listener);
     let start = Instant::now();
-    let r = listener.accept();
+    let r = accept(&listener);
     assert!(matches!(r, Err(ConnectError::HandshakeTimeout)), "{r:?}");
     assert_timed(start, SHORT);
     done_tx.send_bytes(b"done").unwrap();
@@ -312,7 +319,7 @@ fn key_on_the_client_only_against_a_listener_that_waits_hits_the_handshake_timeo
         assert_timed(start, SHORT);
     });
     // No handshake on this side: accepted at once; the client leaves after its timeout.
-    let mut conn = listener.accept().unwrap();
+    let mut conn = accept(&listener).unwrap();
     assert!(matches!(
         conn.recv_bytes_timeout(BOUND),
         Err(RecvError::Disconnected)
@@ -336,7 +343,7 @@ fn key_on_the_client_only_against_a_listener_that_sends_first_is_a_protocol_erro
             "not refused at once"
         );
     });
-    let mut conn = listener.accept().unwrap();
+    let mut conn = accept(&listener).unwrap();
     conn.send(&"hello, whoever you are").unwrap();
     // The client answers with FAIL, which is no message, and leaves.
     assert!(conn.recv_bytes_timeout(BOUND).is_err());
@@ -355,7 +362,7 @@ fn a_raw_client_announcing_4_gib_is_refused_at_once_without_allocating() {
     let child = fork_child(|| {
         for _ in 0..2 {
             let before = vm_peak();
-            let r = listener.accept();
+            let r = accept(&listener);
             assert!(matches!(r, Err(ConnectError::Protocol)), "{r:?}");
             let grew = vm_peak().saturating_sub(before);
             assert!(grew < 64 << 20, "virtual memory grew by {grew} bytes");
@@ -405,7 +412,7 @@ fn a_client_that_sends_half_a_magic_then_nothing_times_out_within_the_deadline()
     });
     until_pending(&listener);
     let start = Instant::now();
-    let r = listener.accept();
+    let r = accept(&listener);
     assert!(matches!(r, Err(ConnectError::HandshakeTimeout)), "{r:?}");
     assert_timed(start, SHORT);
     done_tx.send_bytes(b"done").unwrap();

@@ -382,10 +382,7 @@ fn waiting_on_an_idle_peer_costs_no_cpu_after_a_few_waits() {
         let polls = thread_cpu_ns() - start;
         let start = thread_cpu_ns();
         for _ in 0..400 {
-            assert!(matches!(
-                b.recv_bytes_timeout(ms),
-                Err(RecvError::Timeout)
-            ));
+            assert!(matches!(b.recv_bytes_timeout(ms), Err(RecvError::Timeout)));
         }
         let receives = thread_cpu_ns() - start;
         // Spinning at every wait would add 400 × 50 µs = 20 ms; the spin stops after a few

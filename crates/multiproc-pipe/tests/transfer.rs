@@ -311,3 +311,42 @@ fn handles_cannot_be_encoded_outside_a_connection() {
     let v = Value::new(1u32).unwrap();
     assert!(postcard::to_allocvec(&v).is_err());
 }
+
+#[test]
+fn fds_do_not_travel_over_tcp_but_a_tcp_end_travels_over_a_pipe() {
+    use multiproc_pipe::{Address, Client, Listener};
+    let listener = Listener::bind(Address::Tcp("127.0.0.1:0".parse().unwrap()), None).unwrap();
+    let address = listener.address().clone();
+    let client = std::thread::spawn(move || Client::connect(&address, None).unwrap());
+    assert_eq!(
+        multiproc_pipe::wait(&[&listener], Some(PATIENCE)).unwrap(),
+        [0]
+    );
+    let mut served = listener.accept().unwrap();
+    let mut client = client.join().unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    assert!(matches!(
+        client.send_bytes_with_fds(b"x", &[null.as_fd()]),
+        Err(SendError::FdsUnsupported)
+    ));
+    assert!(matches!(
+        client.send(&Fd::from(null)),
+        Err(SendError::FdsUnsupported)
+    ));
+    // The TCP end itself moves to a running child over a Unix pipe.
+    let (mut control, mut child_control) = pipe().unwrap();
+    let child = fork_child(|| {
+        let mut tcp: Connection = child_control.recv().unwrap();
+        let n: u64 = tcp.recv().unwrap();
+        tcp.send(&(n * 2)).unwrap();
+    });
+    drop(child_control);
+    control.send_owned(client).unwrap();
+    served.send(&21u64).unwrap();
+    assert_eq!(served.recv_timeout::<u64>(PATIENCE).unwrap(), 42);
+    child.assert_success();
+    assert!(matches!(
+        served.recv_timeout::<u64>(PATIENCE),
+        Err(RecvError::Disconnected)
+    ));
+}

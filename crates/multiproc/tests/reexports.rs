@@ -164,3 +164,27 @@ fn shared_objects_travel_through_the_reexported_pipe() {
     assert_eq!(counter.get().unwrap(), 7);
     let _: Option<multiproc::pipe::Fd> = None;
 }
+
+#[test]
+fn the_reexported_listener_authenticates_a_client_in_another_process() {
+    use multiproc::pipe::{Client, ConnectError, Listener};
+    let listener = Listener::bind_unix_temp(Some(b"key")).unwrap();
+    let address = listener.address().clone();
+    let child = fork_child(|| {
+        let wrong = Client::connect(&address, Some(b"nope"));
+        assert!(matches!(wrong, Err(ConnectError::AuthenticationFailed)));
+        let mut c = Client::connect(&address, Some(b"key")).unwrap();
+        c.send(&"hello").unwrap();
+    });
+    // Bounded waits: a child that failed before connecting must not hang the test.
+    let patience = Some(std::time::Duration::from_secs(20));
+    assert_eq!(multiproc::pipe::wait(&[&listener], patience).unwrap(), [0]);
+    assert!(matches!(
+        listener.accept(),
+        Err(ConnectError::AuthenticationFailed)
+    ));
+    assert_eq!(multiproc::pipe::wait(&[&listener], patience).unwrap(), [0]);
+    let mut conn = listener.accept().unwrap();
+    assert_eq!(conn.recv::<String>().unwrap(), "hello");
+    child.assert_success();
+}
