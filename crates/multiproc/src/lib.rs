@@ -59,7 +59,7 @@
 //! | a `Value`, `Lock`, … pickled into `conn.send(obj)` | [`conn.send(&msg)?`](Connection::send) with the object inside | shared objects implement [`Transfer`](pipe::Transfer): the receiver gets the same object |
 //! | a `Connection` pickled into `conn.send(obj)` | [`conn.send_owned(msg)?`](Connection::send_owned) | ends move: never two readers |
 //! | `connection.Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener::bind(addr, Some(k))`](pipe::Listener::bind), [`pipe::Client::connect(addr, Some(k))`](pipe::Client::connect) | Unix path or TCP; mutual HMAC-SHA256 with a handshake timeout |
-//! | `AuthenticationError` | [`pipe::ConnectError::AuthenticationFailed`](pipe::ConnectError::AuthenticationFailed) | reported on both sides |
+//! | `AuthenticationError` | [`pipe::ConnectError::AuthenticationFailed`] | reported on both sides |
 //! | `reduction.send_handle`, `recv_handle` | [`send_bytes_with_fds`](Connection::send_bytes_with_fds), [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds), [`pipe::Fd`] | Unix sockets only |
 //!
 //! The full mapping, including what is still to come, is in the repository's
