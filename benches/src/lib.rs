@@ -1,7 +1,8 @@
 //! Comparisons across multiproc crates and other libraries, between real processes. The
 //! benches are in `benches/`; what they share (the peers written for them, pinning, the
-//! start gate) is here. Every `unsafe` lives in [`sys`].
+//! start gate, running Python's scripts) is here. Every `unsafe` lives in [`sys`].
 
+pub mod python;
 pub mod sys;
 
 use multiproc_internal::clock::monotonic_now;
