@@ -54,9 +54,15 @@ const W3: &str = "w3_one_way_1MiB";
 
 const PARENT_CPU: usize = 0;
 
+/// The machine's CPUs, read once before anything is pinned (a pinned process sees one).
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
+}
+
 /// Forks a peer pinned to the other CPU.
 fn peer(body: impl FnOnce()) -> ForkChild {
-    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cpus = cpus();
     fork_child(move || {
         pin_to_cpu((PARENT_CPU + 1) % cpus);
         body();
@@ -146,6 +152,7 @@ impl<R: Read> FramedReader<R> {
 }
 
 fn w1(c: &mut Criterion) {
+    cpus(); // before pinning
     pin_to_cpu(PARENT_CPU);
     let mut g = c.benchmark_group(W1);
     let msg = [7u8; SMALL];
@@ -243,6 +250,7 @@ fn one_way_row(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut round: impl
 }
 
 fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
+    cpus(); // before pinning
     pin_to_cpu(PARENT_CPU);
     let mut g = c.benchmark_group(group);
     g.throughput(throughput);

@@ -110,8 +110,8 @@
 //!
 //! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written with
 //! one `sendmsg`), or the Unix or TCP socket of a [`Listener`]. A receive that finds nothing
-//! polls the socket for up to 50 µs before it sleeps, so a prompt peer is met awake; the spin
-//! fades after a few fruitless waits, so an idle peer costs no CPU. Linux only.
+//! polls the socket for up to 50 µs before it sleeps, so a prompt peer is met awake (on another
+//! CPU); the spin fades after a few fruitless waits, so an idle peer costs no CPU. Linux only.
 
 #![cfg(target_os = "linux")]
 
