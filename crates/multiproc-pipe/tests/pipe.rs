@@ -381,10 +381,7 @@ fn waiting_on_an_idle_peer_costs_no_cpu_after_a_few_waits() {
             let start = thread_cpu_ns();
             assert!(wait(&[&b], Some(ms)).unwrap().is_empty());
             let mid = thread_cpu_ns();
-            assert!(matches!(
-                b.recv_bytes_timeout(ms),
-                Err(RecvError::Timeout)
-            ));
+            assert!(matches!(b.recv_bytes_timeout(ms), Err(RecvError::Timeout)));
             let end = thread_cpu_ns();
             polls += mid - start;
             receives += end - mid;
