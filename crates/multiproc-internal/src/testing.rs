@@ -417,3 +417,80 @@ pub fn fds_matching(pattern: &str) -> Vec<(RawFd, String)> {
     })
     .collect()
 }
+
+/// An int socket option (`getsockopt`).
+///
+/// # Errors
+///
+/// OS errors of `getsockopt`.
+pub fn socket_option(
+    fd: std::os::fd::BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    use std::os::fd::AsRawFd;
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes (one int) into `value`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
+}
+
+/// Sets an int socket option (`setsockopt`), as a peer handing over a socket might have.
+///
+/// # Errors
+///
+/// OS errors of `setsockopt`.
+pub fn set_socket_option(
+    fd: std::os::fd::BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the kernel reads one int from the live `value`.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// An fd's descriptor flags (`F_GETFD`) and status flags (`F_GETFL`).
+///
+/// # Errors
+///
+/// OS errors of `fcntl`.
+pub fn fd_flags(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFD and F_GETFL take no argument and only read the fd's flags.
+    let (d, l) = unsafe {
+        (
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFD),
+            libc::fcntl(fd.as_raw_fd(), libc::F_GETFL),
+        )
+    };
+    if d < 0 || l < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((d, l))
+}

@@ -20,7 +20,9 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 pub use serde;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -37,9 +39,17 @@ pub trait Transfer: Sized {
     const TAG: [u8; 8];
 
     /// Whether sending gives the handle away (a connection end: there must never be two
-    /// readers of one stream). Such a handle can only be sent by value, with the connection's
-    /// `send_owned`; the sender's copy is closed once it has gone.
+    /// readers of one stream). Such a handle can only be encoded by a send by value (the
+    /// connection's `send_owned`), and it must provide a [`moved_flag`](Transfer::moved_flag):
+    /// whatever the value held it by (a reference, an `Arc`), the flag is set once the message
+    /// has gone, and the handle must refuse to work from then on.
     const MOVES: bool = false;
+
+    /// For a handle that moves: the flag the connection sets once a message holding the
+    /// handle has gone (or partly gone). `None` for shared handles.
+    fn moved_flag(&self) -> Option<Arc<AtomicBool>> {
+        None
+    }
 
     /// The fd that travels.
     ///
@@ -69,7 +79,8 @@ impl fmt::Display for TransferError {
 }
 
 struct Outgoing {
-    fds: Vec<RawFd>,
+    fds: Vec<OwnedFd>,
+    moved: Vec<Arc<AtomicBool>>,
     moving: bool,
     error: Option<TransferError>,
 }
@@ -84,14 +95,65 @@ thread_local! {
     static INCOMING: RefCell<Option<Incoming>> = const { RefCell::new(None) };
 }
 
-/// What encoding a message gathered: the fds to send with it, in index order (borrowed from
-/// the value, which must outlive the send), or why a handle could not be encoded.
+/// What encoding a message gathered: the fds to send with it, in index order (duplicates,
+/// owned here: a handle the encoding made and dropped on the way cannot turn its fd number
+/// into another file's), the flags of the handles that move, and why a handle could not be
+/// encoded.
 #[derive(Debug)]
 pub struct Collected {
     /// The fds, to attach to the message in this order.
-    pub fds: Vec<RawFd>,
+    pub fds: Vec<OwnedFd>,
+    /// The moved flags of the handles that move, to set once the message has (even partly)
+    /// gone.
+    pub moved: Vec<Arc<AtomicBool>>,
     /// Set when a handle refused to be encoded; the encoder's own error then says little.
     pub error: Option<TransferError>,
+}
+
+impl Collected {
+    /// Marks every moving handle of the message as gone.
+    pub fn mark_moved(&self) {
+        for flag in &self.moved {
+            flag.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Puts back the state a `collect` or `provide` replaced, also when the encoding or decoding
+/// panics (a stale state would hand its fds to a later, unrelated decode).
+struct Restore<T: 'static> {
+    key: &'static std::thread::LocalKey<RefCell<Option<T>>>,
+    saved: Option<Option<T>>,
+}
+
+impl<T> Restore<T> {
+    fn install(key: &'static std::thread::LocalKey<RefCell<Option<T>>>, fresh: T) -> Self {
+        let saved = key.with(|c| c.borrow_mut().replace(fresh));
+        Restore {
+            key,
+            saved: Some(saved),
+        }
+    }
+
+    /// Takes out this call's state and puts the saved one back.
+    fn finish(mut self) -> Option<T> {
+        let saved = self.saved.take().flatten();
+        self.key
+            .with(|c| std::mem::replace(&mut *c.borrow_mut(), saved))
+    }
+}
+
+impl<T> Drop for Restore<T> {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            // Unwinding: this call's state (and its fds) is dropped.
+            let _ = self.key.try_with(|c| {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    *c = saved;
+                }
+            });
+        }
+    }
 }
 
 /// Runs `encode` with handle collection on: every [`Transfer`] value it serializes adds its fd.
@@ -100,17 +162,18 @@ pub struct Collected {
 pub fn collect<R>(moving: bool, encode: impl FnOnce() -> R) -> (R, Collected) {
     let fresh = Outgoing {
         fds: Vec::new(),
+        moved: Vec::new(),
         moving,
         error: None,
     };
-    let saved = OUTGOING.with(|o| o.borrow_mut().replace(fresh));
+    let guard = Restore::install(&OUTGOING, fresh);
     let r = encode();
-    let out = OUTGOING.with(|o| std::mem::replace(&mut *o.borrow_mut(), saved));
-    let out = out.expect("the collection set up above");
+    let out = guard.finish().expect("the collection set up above");
     (
         r,
         Collected {
             fds: out.fds,
+            moved: out.moved,
             error: out.error,
         },
     )
@@ -124,9 +187,9 @@ pub fn provide<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> (R, Option<T
         fds: fds.into_iter().map(Some).collect(),
         error: None,
     };
-    let saved = INCOMING.with(|i| i.borrow_mut().replace(fresh));
+    let guard = Restore::install(&INCOMING, fresh);
     let r = decode();
-    let inc = INCOMING.with(|i| std::mem::replace(&mut *i.borrow_mut(), saved));
+    let inc = guard.finish();
     (r, inc.and_then(|i| i.error))
 }
 
@@ -172,27 +235,47 @@ fn fail_in(reason: String) -> TransferError {
 /// [`Transfer::transfer_fd`] error.
 pub fn serialize<T: Transfer, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::Error;
-    let index = OUTGOING.with(|o| {
-        let mut o = o.borrow_mut();
-        let Some(out) = o.as_mut() else {
-            return Err(format!(
+    let fail = |reason: String| S::Error::custom(fail_out(reason));
+    // Short borrows only: `transfer_fd` may itself send on another connection.
+    let moving = OUTGOING.with(|o| o.borrow().as_ref().map(|out| out.moving));
+    match moving {
+        None => {
+            return Err(fail(format!(
                 "a {} handle can only be encoded by a multiproc connection's send",
                 show(&T::TAG)
-            ));
-        };
-        if T::MOVES && !out.moving {
-            return Err(format!(
+            )))
+        }
+        Some(false) if T::MOVES => {
+            return Err(fail(format!(
                 "a {} moves to its receiver: send it by value with send_owned",
                 show(&T::TAG)
-            ));
+            )))
         }
-        let fd = value.transfer_fd().map_err(|e| e.to_string())?;
-        out.fds.push(fd.as_raw_fd());
-        u32::try_from(out.fds.len() - 1).map_err(|_| "too many handles".to_owned())
+        Some(_) => {}
+    }
+    let fd = value
+        .transfer_fd()
+        .and_then(|fd| fd.try_clone_to_owned())
+        .map_err(|e| fail(e.to_string()))?;
+    let flag = value.moved_flag();
+    if T::MOVES && flag.is_none() {
+        return Err(fail(format!(
+            "a {} moves but has no moved flag",
+            show(&T::TAG)
+        )));
+    }
+    let index = OUTGOING.with(|o| {
+        let mut o = o.borrow_mut();
+        let out = o.as_mut()?;
+        out.fds.push(fd);
+        out.moved.extend(flag);
+        u32::try_from(out.fds.len() - 1).ok()
     });
     match index {
-        Ok(index) => Placeholder { tag: T::TAG, index }.serialize(s),
-        Err(reason) => Err(S::Error::custom(fail_out(reason))),
+        Some(index) => Placeholder { tag: T::TAG, index }.serialize(s),
+        None => Err(fail(
+            "the message's collection ended during encoding".to_owned(),
+        )),
     }
 }
 
@@ -263,7 +346,7 @@ macro_rules! serde_via_transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd, RawFd};
 
     struct Probe(OwnedFd);
 
@@ -278,7 +361,7 @@ mod tests {
     }
     crate::serde_via_transfer!([] Probe);
 
-    struct Mover(OwnedFd);
+    struct Mover(OwnedFd, Arc<AtomicBool>);
 
     impl Transfer for Mover {
         const TAG: [u8; 8] = *b"MOVER\0\0\0";
@@ -286,8 +369,11 @@ mod tests {
         fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
             Ok(self.0.as_fd())
         }
+        fn moved_flag(&self) -> Option<Arc<AtomicBool>> {
+            Some(self.1.clone())
+        }
         fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
-            Ok(Mover(fd))
+            Ok(Mover(fd, Arc::default()))
         }
     }
     crate::serde_via_transfer!([] Mover);
@@ -296,13 +382,27 @@ mod tests {
         std::fs::File::open("/dev/null").unwrap().into()
     }
 
+    fn same_file(a: &OwnedFd, b: &OwnedFd) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let meta = |fd: &OwnedFd| {
+            std::fs::File::from(fd.try_clone().unwrap())
+                .metadata()
+                .unwrap()
+        };
+        let (m, n) = (meta(a), meta(b));
+        (m.dev(), m.ino()) == (n.dev(), n.ino())
+    }
+
     #[test]
     fn handles_are_encoded_as_indices_and_decoded_from_the_fds() {
         let (a, b) = (Probe(devnull()), Probe(devnull()));
         let (bytes, got) = collect(false, || postcard::to_allocvec(&(7u8, &a, &b)));
         let bytes = bytes.unwrap();
         assert!(got.error.is_none());
-        assert_eq!(got.fds, [a.0.as_raw_fd(), b.0.as_raw_fd()]);
+        // Duplicates of the handles' fds, owned by the collection.
+        assert_eq!(got.fds.len(), 2);
+        assert!(same_file(&got.fds[0], &a.0) && same_file(&got.fds[1], &b.0));
+        assert!(got.fds[0].as_raw_fd() != a.0.as_raw_fd());
         // The receiver gets fresh fds (here: duplicates), in the same order.
         let fds = vec![devnull(), devnull()];
         let raws: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
@@ -318,12 +418,57 @@ mod tests {
     }
 
     #[test]
-    fn a_moving_handle_needs_a_send_by_value() {
-        let m = Mover(devnull());
+    fn a_moving_handle_needs_a_send_by_value_and_is_marked_gone() {
+        let m = Mover(devnull(), Arc::default());
         let (r, got) = collect(false, || postcard::to_allocvec(&m));
         assert!(r.is_err());
         assert!(got.error.unwrap().to_string().contains("send_owned"));
-        let (r, got) = collect(true, || postcard::to_allocvec(&m));
+        // By value, even through a reference: the flag is what marks it gone.
+        let (r, got) = collect(true, || postcard::to_allocvec(&&m));
+        assert!(r.is_ok() && got.error.is_none() && got.fds.len() == 1);
+        assert!(!m.1.load(Ordering::Acquire));
+        got.mark_moved();
+        assert!(m.1.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_panicking_decode_leaves_no_state_behind() {
+        struct Boom;
+        impl<'de> Deserialize<'de> for Boom {
+            fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Boom, D::Error> {
+                panic!("boom");
+            }
+        }
+        let r = std::panic::catch_unwind(|| {
+            provide(vec![devnull()], || postcard::from_bytes::<Boom>(&[0]))
+        });
+        assert!(r.is_err());
+        // Outside any receive, a placeholder finds no fds to take.
+        let bytes = [&b"PROBE\0\0\0"[..], &[0]].concat();
+        assert!(postcard::from_bytes::<Probe>(&bytes).is_err());
+        let r =
+            std::panic::catch_unwind(|| collect(false, || -> Result<(), ()> { panic!("boom") }));
+        assert!(r.is_err());
+        assert!(postcard::to_allocvec(&Probe(devnull())).is_err());
+    }
+
+    #[test]
+    fn a_handle_may_send_while_it_is_encoded() {
+        // A transfer_fd that itself encodes a message (an audit log, say).
+        struct Chatty(OwnedFd);
+        impl Transfer for Chatty {
+            const TAG: [u8; 8] = *b"CHATTY\0\0";
+            fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+                let (r, got) = collect(false, || postcard::to_allocvec(&Probe(devnull())));
+                assert!(r.is_ok() && got.fds.len() == 1);
+                Ok(self.0.as_fd())
+            }
+            fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+                Ok(Chatty(fd))
+            }
+        }
+        crate::serde_via_transfer!([] Chatty);
+        let (r, got) = collect(false, || postcard::to_allocvec(&(Chatty(devnull()), 1u8)));
         assert!(r.is_ok() && got.error.is_none() && got.fds.len() == 1);
     }
 

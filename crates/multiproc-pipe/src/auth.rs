@@ -102,12 +102,14 @@ impl From<&[u8]> for AuthKey {
 }
 
 impl From<Vec<u8>> for AuthKey {
-    /// Takes the vector's bytes; a spare capacity is zeroed before it is freed.
+    /// Takes the vector's bytes; when it had spare capacity, the key is copied and the whole
+    /// allocation (spare capacity included) is zeroed before it is freed.
     fn from(mut bytes: Vec<u8>) -> AuthKey {
         if bytes.len() == bytes.capacity() {
             return AuthKey(bytes.into_boxed_slice());
         }
         let key = AuthKey::new(&bytes);
+        bytes.resize(bytes.capacity(), 0); // within the capacity: no reallocation
         sys::zero(&mut bytes);
         key
     }

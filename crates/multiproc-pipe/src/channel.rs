@@ -10,8 +10,11 @@ use crate::sys;
 use multiproc_internal::transfer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most fds (handles) one message carries: the kernel's limit per message (`SCM_MAX_FD`).
@@ -31,8 +34,6 @@ const HEADER: usize = 8;
 const LEN_BITS: u32 = 48;
 /// The largest message the header can describe (256 TiB - 1); caps are clamped to it.
 pub const MAX_MESSAGE_LIMIT: u64 = (1 << LEN_BITS) - 1;
-/// fds received ahead of the messages they belong to, at most: more is a hostile peer.
-const MAX_PENDING_FDS: usize = 2 * MAX_FDS;
 /// Messages up to this size are copied behind their header and sent from one buffer.
 const SMALL_SEND: usize = 2048;
 /// Read-ahead buffer: small messages are received many per syscall.
@@ -134,10 +135,8 @@ fn read_wait(
         let budget = spin.plan();
         if budget > 0 {
             let start = Instant::now();
-            let mut end = start + Duration::from_nanos(u64::from(budget));
-            if let Some(d) = deadline {
-                end = end.min(d);
-            }
+            let full = start + Duration::from_nanos(u64::from(budget));
+            let end = deadline.map_or(full, |d| full.min(d));
             while Instant::now() < end {
                 std::hint::spin_loop();
                 if let Some(r) = attempt(true) {
@@ -145,7 +144,9 @@ fn read_wait(
                     return r;
                 }
             }
-            spin.miss();
+            if end == full {
+                spin.miss(); // a spin cut short by the deadline says nothing of the peer
+            }
         }
         match deadline {
             None => {
@@ -178,11 +179,23 @@ pub(crate) enum Wait {
 struct Partial {
     head: [u8; HEADER],
     head_got: usize,
+    /// Where in the stream the header starts (set with its first byte).
+    head_at: u64,
     /// The length, once the header is complete and checked (its fds are then in `fds`).
     len: Option<usize>,
     /// The body received so far, kept across a timed-out receive.
     body: Option<Vec<u8>>,
     /// The fds that came with this message.
+    fds: Vec<OwnedFd>,
+}
+
+/// fds that came with one read: `[from, to)` is the stretch of the stream that read returned.
+/// An honest sender attaches a message's fds to the message's first byte, so the header that
+/// claims them starts inside that stretch.
+#[derive(Debug)]
+struct Batch {
+    from: u64,
+    to: u64,
     fds: Vec<OwnedFd>,
 }
 
@@ -199,10 +212,15 @@ pub(crate) struct Channel {
     in_start: usize,
     in_end: usize,
     /// fds received with bytes whose header has not been read yet, in arrival order.
-    fds_in: Vec<OwnedFd>,
+    fds_in: VecDeque<Batch>,
+    /// Bytes read from the socket so far; `in_base`: the stream offset of `inbuf[0]`.
+    pos: u64,
+    in_base: u64,
     spin: Spin,
     /// A framing error or a half-sent message: nothing more can be exchanged.
     broken: bool,
+    /// Set by the connection that sent this end to another process: it is no longer ours.
+    moved: Arc<AtomicBool>,
     /// A Unix-domain socket (fds can travel); otherwise TCP.
     unix: bool,
 }
@@ -226,9 +244,12 @@ impl Channel {
             inbuf: Box::default(),
             in_start: 0,
             in_end: 0,
-            fds_in: Vec::new(),
+            fds_in: VecDeque::new(),
+            pos: 0,
+            in_base: 0,
             spin: Spin::new(),
             broken: false,
+            moved: Arc::default(),
             unix,
         }
     }
@@ -241,9 +262,48 @@ impl Channel {
         self.max = max.min(MAX_MESSAGE_LIMIT);
     }
 
+    /// The flag a sending connection sets once this end has gone to another process.
+    pub(crate) fn moved_flag(&self) -> Arc<AtomicBool> {
+        self.moved.clone()
+    }
+
+    /// Whether this end was sent to another process; if so it is retired (once): it then
+    /// reports a disconnection for everything, and its fd no longer refers to the stream.
+    fn gone(&mut self) -> bool {
+        if !self.moved.load(Ordering::Acquire) {
+            return false;
+        }
+        if !self.broken {
+            self.broken = true;
+            self.rx = Partial::default();
+            self.in_start = 0;
+            self.in_end = 0;
+            self.fds_in = VecDeque::new();
+            // This process's reference to the stream goes, so that the stream can end when
+            // its new owner drops it (never `shutdown`: that would cut the new owner off).
+            if let Ok(null) = std::fs::File::open("/dev/null") {
+                self.fd = null.into();
+            }
+        }
+        true
+    }
+
     /// Whether the end can be handed to another process without losing anything: no bytes
-    /// or fds read from the socket and not yet received as messages.
+    /// or fds read from the socket and not yet received as messages, and a stream that can
+    /// still carry messages.
     pub(crate) fn check_transfer(&self) -> io::Result<()> {
+        if self.moved.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the end was already sent to another process",
+            ));
+        }
+        if self.broken {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the end is closed (its stream broke): a new owner would read from the middle",
+            ));
+        }
         if self.has_buffered()
             || self.rx.head_got > 0
             || self.rx.body.is_some()
@@ -268,8 +328,10 @@ impl Channel {
         self.rx = Partial::default();
         self.in_start = 0;
         self.in_end = 0;
-        self.fds_in = Vec::new();
-        let _ = sys::shutdown(self.fd.as_fd(), libc::SHUT_RDWR);
+        self.fds_in = VecDeque::new();
+        if !self.moved.load(Ordering::Acquire) {
+            let _ = sys::shutdown(self.fd.as_fd(), libc::SHUT_RDWR);
+        }
     }
 
     pub(crate) fn send_frame(&mut self, payload: &[u8]) -> Result<(), SendError> {
@@ -295,7 +357,7 @@ impl Channel {
         if !fds.is_empty() && !self.unix {
             return Err(SendError::FdsUnsupported);
         }
-        if self.broken {
+        if self.gone() || self.broken {
             return Err(SendError::Disconnected);
         }
         let head = (len | (fds.len() as u64) << LEN_BITS).to_le_bytes();
@@ -366,14 +428,19 @@ impl Channel {
     ) -> Result<(), SendError> {
         let mut buf = std::mem::take(&mut self.tx);
         buf.clear();
-        let (encoded, handles) = transfer::collect(moving, || postcard::to_extend(value, buf));
-        let buf = match (encoded, handles.error) {
+        let (encoded, mut handles) = transfer::collect(moving, || postcard::to_extend(value, buf));
+        let buf = match (encoded, handles.error.take()) {
             (Ok(buf), None) => buf,
             (_, Some(e)) => return Err(SendError::Encode(e.to_string())),
             (Err(e), None) => return Err(SendError::Encode(e.to_string())),
         };
-        // The fds are borrowed from `value`, alive until this returns.
-        let r = self.send_frame_fds(&buf, &handles.fds);
+        let fds: Vec<RawFd> = handles.fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let was_broken = self.broken;
+        let r = self.send_frame_fds(&buf, &fds);
+        if r.is_ok() || (self.broken && !was_broken) {
+            // Gone, or partly gone (the peer may hold the fds): the ends in it are not ours.
+            handles.mark_moved();
+        }
         self.tx = buf;
         self.tx.truncate(0);
         self.tx.shrink_to(KEEP_CAPACITY);
@@ -401,7 +468,7 @@ impl Channel {
     }
 
     /// Reads what the socket has into the (empty) buffer: one syscall for many small
-    /// messages. fds that came with the bytes are kept for the messages they belong to.
+    /// messages. fds that came with the bytes are kept for the header that claims them.
     fn fill(&mut self, wait: Wait) -> Result<(), RecvError> {
         debug_assert!(!self.has_buffered());
         if self.inbuf.is_empty() {
@@ -409,11 +476,12 @@ impl Channel {
         }
         self.in_start = 0;
         self.in_end = 0;
+        self.in_base = self.pos;
         let fd = self.fd.as_fd();
         let buf = &mut self.inbuf;
-        let fds = &mut self.fds_in;
+        let mut fds = Vec::new();
         let n = match read_wait(fd, wait, &mut self.spin, |nb| {
-            sys::recv_with_fds(fd, buf, nb, fds)
+            sys::recv_with_fds(fd, buf, nb, &mut fds)
         }) {
             Ok(n) => n,
             Err(RecvError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
@@ -423,11 +491,18 @@ impl Channel {
             }
             Err(e) => return Err(e),
         };
-        if self.fds_in.len() > MAX_PENDING_FDS {
-            return Err(self.protocol(format!(
-                "the peer sent {} fds ahead of their messages",
-                self.fds_in.len()
-            )));
+        self.pos += n as u64;
+        if !fds.is_empty() {
+            if self.fds_in.len() >= 2 {
+                return Err(self.protocol(
+                    "the peer sent fds ahead of the messages that would claim them".to_owned(),
+                ));
+            }
+            self.fds_in.push_back(Batch {
+                from: self.in_base,
+                to: self.pos,
+                fds,
+            });
         }
         if n == 0 {
             return Err(self.ended());
@@ -451,7 +526,7 @@ impl Channel {
     /// Completes the header of the next message; returns its length, checked against the cap,
     /// and takes the fds that came with it.
     fn header(&mut self, wait: Wait) -> Result<usize, RecvError> {
-        if self.broken {
+        if self.gone() || self.broken {
             return Err(RecvError::Disconnected);
         }
         if let Some(len) = self.rx.len {
@@ -460,6 +535,9 @@ impl Channel {
         while self.rx.head_got < HEADER {
             if !self.has_buffered() {
                 self.fill(wait)?;
+            }
+            if self.rx.head_got == 0 {
+                self.rx.head_at = self.in_base + self.in_start as u64;
             }
             let mut head = self.rx.head;
             self.rx.head_got += self.take_into(&mut head[self.rx.head_got..]);
@@ -476,14 +554,21 @@ impl Channel {
                 return Err(RecvError::TooLarge { len, max: self.max });
             }
         };
+        let at = self.rx.head_at;
+        if self.fds_in.front().is_some_and(|b| b.to <= at) {
+            return Err(self.protocol("the peer sent fds with no message to claim them".to_owned()));
+        }
         if nfds > 0 {
-            if nfds > MAX_FDS || nfds > self.fds_in.len() {
-                let had = self.fds_in.len();
+            let had = match self.fds_in.front() {
+                Some(b) if b.from <= at => b.fds.len(),
+                _ => 0,
+            };
+            if had != nfds {
                 return Err(self.protocol(format!(
                     "a message announces {nfds} fds but {had} came with it"
                 )));
             }
-            self.rx.fds = self.fds_in.drain(..nfds).collect();
+            self.rx.fds = self.fds_in.pop_front().map(|b| b.fds).unwrap_or_default();
         }
         self.rx.len = Some(len);
         Ok(len)
@@ -550,6 +635,7 @@ impl Channel {
             if n == 0 {
                 return Err(self.ended());
             }
+            self.pos += n as u64;
         }
     }
 
@@ -600,7 +686,10 @@ impl Channel {
                 sys::recv_into(fd, &mut dst[got..], nb)
             }) {
                 Ok(0) => return Err(self.ended()),
-                Ok(n) => got += n,
+                Ok(n) => {
+                    got += n;
+                    self.pos += n as u64;
+                }
                 Err(e) => {
                     // The bytes read so far are the caller's: the stream cannot continue.
                     self.break_off();
@@ -615,7 +704,7 @@ impl Channel {
     /// Whether a receive would find something (bytes, or the end of the stream) within
     /// `deadline`.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> io::Result<bool> {
-        if self.broken || self.has_buffered() {
+        if self.broken || self.has_buffered() || self.moved.load(Ordering::Acquire) {
             return Ok(true);
         }
         Ok(sys::poll_readable(&[self.fd.as_fd()], deadline)?[0])

@@ -9,6 +9,8 @@ use serde::Serialize;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn until(timeout: Duration) -> Wait {
@@ -258,17 +260,24 @@ macro_rules! common_methods {
                 Ok(self.chan.fd())
             }
 
+            fn moved_flag(&self) -> Option<Arc<AtomicBool>> {
+                Some(self.chan.moved_flag())
+            }
+
             fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
-                let (domain, ty) = sys::socket_kind(fd.as_fd())?;
-                let unix = domain == libc::AF_UNIX;
-                if ty != libc::SOCK_STREAM
-                    || !(unix || domain == libc::AF_INET || domain == libc::AF_INET6)
+                let kind = sys::socket_kind(fd.as_fd())?;
+                let unix = kind.domain == libc::AF_UNIX;
+                if kind.ty != libc::SOCK_STREAM
+                    || kind.listening
+                    || !(unix || kind.domain == libc::AF_INET || kind.domain == libc::AF_INET6)
                 {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        "not a stream socket of a connection",
+                        "not the connected stream socket of a connection",
                     ));
                 }
+                // Options the peer may have set that would change how we read.
+                sys::reset_receive_options(fd.as_fd())?;
                 Ok($ty {
                     chan: Channel::new(fd, unix),
                 })

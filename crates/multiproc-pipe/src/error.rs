@@ -182,8 +182,10 @@ impl From<RecvError> for io::Error {
     }
 }
 
-/// A [`send_owned`](crate::Connection::send_owned) that failed: the value, handed back (the
-/// handles in it were not given away), and why.
+/// A [`send_owned`](crate::Connection::send_owned) that failed: the value, handed back, and
+/// why. If nothing of the message went (the usual case: an encoding error, a peer already
+/// gone), the connection ends in it are intact; if part of it went before the failure, the
+/// peer may hold them, so they are dead here (they report disconnection).
 pub struct NotSent<T> {
     /// The value that was not sent.
     pub value: T,

@@ -49,8 +49,15 @@
 //!
 //! Connection ends move: a stream must never have two readers. They go only with
 //! [`send_owned`](Connection::send_owned), which takes the value and drops it once sent;
-//! `send(&end)` is refused ([`SendError::Encode`]). An end holding bytes it has read ahead but
-//! not yet received as messages refuses to travel until they are received.
+//! `send(&end)` is refused ([`SendError::Encode`]). Whatever the value held an end by (a
+//! reference, an `Arc`), the end is dead in this process once the message has gone (even
+//! partly): it reports [`RecvError::Disconnected`] and [`SendError::Disconnected`], and its fd
+//! no longer holds the stream from its first use on (drop it so that the stream can end). An
+//! end holding bytes it has read ahead but not yet received as messages, or whose stream broke,
+//! refuses to travel. A received end keeps nothing of the sender's settings: its maximum
+//! message size is the default, and socket options that change how it reads are reset. (The
+//! raw forms — [`send_bytes_with_fds`](Connection::send_bytes_with_fds) of an end's `as_fd()`
+//! — duplicate a socket without any of this; they are for fds of your own.)
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -108,8 +115,11 @@
 //!
 //! # Transport
 //!
-//! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written with
-//! one `sendmsg`), or the Unix or TCP socket of a [`Listener`]. A receive that finds nothing
+//! The transport is a Unix stream socket pair (an 8-byte header, then the bytes, written
+//! together: one `send` or `sendmsg` unless the socket takes them in parts), or the Unix or TCP
+//! socket of a [`Listener`]. One end has one user: its methods take `&mut self`, and ends
+//! copied into other processes by `fork` must not be used by two processes at once (messages
+//! would interleave); hand an end over instead. A receive that finds nothing
 //! polls the socket for up to 50 µs before it sleeps, so a prompt peer is met awake (on another
 //! CPU); the spin fades after a few fruitless waits, so an idle peer costs no CPU. Linux only.
 

@@ -182,9 +182,16 @@ fn ppoll_until(pfds: &mut [libc::pollfd], deadline: Option<Instant>) -> io::Resu
 /// The kernel's limit on fds per message (`SCM_MAX_FD`).
 pub(crate) const MAX_FDS: usize = multiproc_internal::fdpass::MAX_FDS;
 
-/// Control buffer for `MAX_FDS` fds: `CMSG_SPACE(253 * 4)` = 1032 bytes, as u64s so that it is
-/// aligned for `cmsghdr`.
-const CONTROL_WORDS: usize = 129;
+/// Control buffer: `MAX_FDS` fds (`CMSG_SPACE(253 * 4)` = 1032 bytes) and room to spare for
+/// what a socket option set by someone else could add (credentials, a pidfd, a security
+/// label), so that a truncation really means lost fds. As u64s, aligned for `cmsghdr`.
+const CONTROL_WORDS: usize = 512;
+const _: () = assert!(CONTROL_WORDS * 8 >= 1032 + 1024);
+
+/// `SCM_PIDFD` (Linux 6.5): a pidfd of the sender, installed when `SO_PASSPIDFD` is set.
+const SCM_PIDFD: libc::c_int = 0x04;
+/// `SO_PASSPIDFD` (Linux 6.5).
+const SO_PASSPIDFD: libc::c_int = 76;
 
 /// Sends `a` then `b` with one `sendmsg`, with `fds` (at most [`MAX_FDS`]) attached to the
 /// first byte; never SIGPIPE. Returns how many bytes went (the fds go with the first call that
@@ -267,14 +274,19 @@ pub(crate) fn recv_with_fds(
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
             while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let level = (*c).cmsg_level;
+                let ty = (*c).cmsg_type;
+                if level == libc::SOL_SOCKET && (ty == libc::SCM_RIGHTS || ty == SCM_PIDFD) {
                     let data = libc::CMSG_DATA(c);
                     let header = data.offset_from(c.cast::<u8>()) as usize;
                     let bytes = ((*c).cmsg_len as usize).saturating_sub(header);
                     for i in 0..bytes / std::mem::size_of::<RawFd>() {
                         let raw = data.cast::<RawFd>().add(i).read_unaligned();
                         if raw >= 0 {
-                            fds.push(OwnedFd::from_raw_fd(raw));
+                            let owned = OwnedFd::from_raw_fd(raw);
+                            if ty == libc::SCM_RIGHTS {
+                                fds.push(owned);
+                            } // a pidfd nobody asked for is closed here
                         }
                     }
                 }
@@ -291,24 +303,54 @@ pub(crate) fn recv_with_fds(
     Ok(n)
 }
 
-/// A socket's domain (`AF_*`) and type (`SOCK_*`), to check a received fd.
-pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)> {
-    let get = |opt| {
-        let mut v: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `v` and `len` are live out-parameters of the sizes given.
-        cvt(unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&mut v as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        })
-        .map(|_| v)
-    };
-    Ok((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
+/// What a received socket is.
+pub(crate) struct SocketKind {
+    /// `AF_*`.
+    pub(crate) domain: libc::c_int,
+    /// `SOCK_*`.
+    pub(crate) ty: libc::c_int,
+    /// A listening socket (no stream to read).
+    pub(crate) listening: bool,
+}
+
+fn get_int_option(fd: BorrowedFd<'_>, opt: libc::c_int) -> io::Result<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are live out-parameters of the sizes given.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })
+    .map(|_| v)
+}
+
+/// A socket's domain, type and whether it listens, to check a received fd.
+pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<SocketKind> {
+    Ok(SocketKind {
+        domain: get_int_option(fd, libc::SO_DOMAIN)?,
+        ty: get_int_option(fd, libc::SO_TYPE)?,
+        listening: get_int_option(fd, libc::SO_ACCEPTCONN)? != 0,
+    })
+}
+
+/// Puts back the receive options a socket from someone else may have had changed: no
+/// credentials, pidfds or security labels with every read (they would fill the control
+/// buffer, or install fds), and reads that return as soon as one byte is there.
+pub(crate) fn reset_receive_options(fd: BorrowedFd<'_>) -> io::Result<()> {
+    for opt in [libc::SO_PASSCRED, SO_PASSPIDFD, libc::SO_PASSSEC] {
+        match set_int_option(fd, libc::SOL_SOCKET, opt, 0) {
+            Ok(()) => {}
+            // Not a Unix socket, or an older kernel: the option cannot be on.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EOPNOTSUPP)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 1)
 }
 
 /// Waits, without a deadline, until `fd` can take more bytes (or has failed).

@@ -2,7 +2,7 @@
 //! a key on one side only, no key; peers that break the protocol or stay silent; socket
 //! file modes and cleanup; TCP_NODELAY; timeouts; keys kept out of `Debug`.
 
-use multiproc_internal::testing::{fork_child, test_name};
+use multiproc_internal::testing::{fd_flags, fork_child, socket_option, test_name};
 use multiproc_pipe::{
     pipe, wait, Address, AuthKey, Client, ConnectError, Connection, Listener, RecvError,
 };
@@ -56,33 +56,14 @@ fn accept(listener: &Listener) -> Result<Connection, ConnectError> {
 }
 
 fn int_option(fd: &impl AsFd, level: libc::c_int, name: libc::c_int) -> libc::c_int {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes (one int) into `value`.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_fd().as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
-    value
+    socket_option(fd.as_fd(), level, name).expect("getsockopt")
 }
 
 /// Asserts an fd is close-on-exec and blocking.
 #[track_caller]
 fn assert_cloexec_blocking(fd: &impl AsFd) {
     let raw = fd.as_fd().as_raw_fd();
-    // SAFETY: F_GETFD and F_GETFL take no argument.
-    let (fd_flags, fl_flags) = unsafe {
-        (
-            libc::fcntl(raw, libc::F_GETFD),
-            libc::fcntl(raw, libc::F_GETFL),
-        )
-    };
+    let (fd_flags, fl_flags) = fd_flags(fd.as_fd()).expect("fcntl");
     assert!(
         fd_flags & libc::FD_CLOEXEC != 0,
         "fd {raw} is not close-on-exec"

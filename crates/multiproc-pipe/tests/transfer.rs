@@ -350,3 +350,124 @@ fn fds_do_not_travel_over_tcp_but_a_tcp_end_travels_over_a_pipe() {
         Err(RecvError::Disconnected)
     ));
 }
+
+#[test]
+fn an_end_sent_through_a_reference_is_dead_here_afterwards() {
+    let (mut control, mut far) = pipe().unwrap();
+    let (mut mine, theirs) = pipe().unwrap();
+    // By value of a reference (or of an Arc): the end itself stays in this scope.
+    control.send_owned(&theirs).unwrap();
+    let mut received: Connection = far.recv().unwrap();
+    let mut theirs = theirs;
+    mine.send(&1u32).unwrap();
+    // The stream has one reader: the received end. The one left here reports a
+    // disconnection for everything and refuses to travel again.
+    assert!(matches!(theirs.recv::<u32>(), Err(RecvError::Disconnected)));
+    assert!(matches!(theirs.send(&0u8), Err(SendError::Disconnected)));
+    assert!(matches!(
+        control.send_owned(&theirs).map_err(|e| e.error),
+        Err(SendError::Encode(_))
+    ));
+    assert_eq!(received.recv::<u32>().unwrap(), 1);
+    // Its fd no longer holds the stream: once the received end goes, the peer sees the end.
+    drop(received);
+    assert!(matches!(
+        mine.recv_timeout::<u32>(PATIENCE),
+        Err(RecvError::Disconnected)
+    ));
+    let (_peer, kept) = pipe().unwrap();
+    control.send_owned(&kept).unwrap();
+    assert!(kept.poll(Duration::ZERO).unwrap()); // dead: a receive would answer at once
+}
+
+#[test]
+fn an_end_whose_stream_broke_cannot_travel() {
+    let (mut a, mut b) = pipe().unwrap();
+    b.set_max_message_size(100);
+    a.send_bytes(&[0u8; 200]).unwrap();
+    assert!(matches!(b.recv_bytes(), Err(RecvError::TooLarge { .. })));
+    let (mut control, _far) = pipe().unwrap();
+    let e = control.send_owned(b).unwrap_err();
+    assert!(matches!(e.error, SendError::Encode(_)), "{e:?}");
+}
+
+/// Serializes a handle it makes on the spot, then opens another file: the fd number the
+/// handle had may now be that file's.
+struct Temporary(std::path::PathBuf, std::path::PathBuf);
+
+impl Serialize for Temporary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let made_here = Fd::from(std::fs::File::open(&self.0).unwrap());
+        let r = made_here.serialize(s);
+        drop(made_here);
+        std::mem::forget(std::fs::File::open(&self.1).unwrap()); // likely the same number
+        r
+    }
+}
+
+#[test]
+fn a_handle_made_during_encoding_sends_its_own_file() {
+    let (public, mut p) = temp_file("public");
+    let (secret, mut q) = temp_file("secret");
+    p.write_all(b"public").unwrap();
+    q.write_all(b"SECRET").unwrap();
+    let (mut a, mut b) = pipe().unwrap();
+    a.send(&Temporary(public.clone(), secret.clone())).unwrap();
+    let fd: Fd = b.recv().unwrap();
+    let mut got = String::new();
+    std::fs::File::from(fd.into_inner())
+        .read_to_string(&mut got)
+        .unwrap();
+    assert_eq!(got, "public");
+    std::fs::remove_file(public).unwrap();
+    std::fs::remove_file(secret).unwrap();
+}
+
+#[test]
+fn a_handed_socket_is_read_with_our_options_not_the_senders() {
+    use multiproc_internal::testing::set_socket_option;
+    let (mut control, mut far) = pipe().unwrap();
+    let (mut mine, theirs) = pipe().unwrap();
+    // A peer that sets options changing how the socket reads, then hands it over.
+    let fd = theirs.as_fd();
+    set_socket_option(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 1 << 20).unwrap();
+    set_socket_option(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, 1).unwrap();
+    let _ = set_socket_option(fd, libc::SOL_SOCKET, 76 /* SO_PASSPIDFD */, 1);
+    control.send_owned(theirs).unwrap();
+    let mut theirs: Connection = far.recv().unwrap();
+    // A small message arrives at once (no low-water mark of 1 MiB), and the largest batch of
+    // fds fits (no credentials crowding the control buffer), leaking nothing.
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let fds = vec![null.as_fd(); MAX_FDS];
+    for _ in 0..20 {
+        mine.send_bytes(b"hi").unwrap();
+        assert_eq!(theirs.recv_bytes_timeout(PATIENCE).unwrap(), b"hi");
+    }
+    let before = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    mine.send_bytes_with_fds(b"many", &fds).unwrap();
+    let (m, got) = theirs.recv_bytes_with_fds_timeout(PATIENCE).unwrap();
+    assert_eq!((m.as_slice(), got.len()), (&b"many"[..], MAX_FDS));
+    drop(got);
+    assert!(std::fs::read_dir("/proc/self/fd").unwrap().count() <= before + 5);
+}
+
+#[test]
+fn fds_no_message_claims_close_the_connection() {
+    // fds attached to the middle of a small message, announced by no header.
+    let (a, mut b) = pipe().unwrap();
+    let s = raw(&a);
+    let head = 4u64.to_le_bytes();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    (&s).write_all(&head).unwrap();
+    multiproc_internal::fdpass::send_fds(s.as_fd(), b"ab", &[null.as_fd(), null.as_fd()]).unwrap();
+    (&s).write_all(b"cd").unwrap();
+    (&s).write_all(&1u64.to_le_bytes()).unwrap();
+    (&s).write_all(b"x").unwrap();
+    let first = b.recv_bytes();
+    let second = b.recv_bytes();
+    assert!(
+        matches!(&first, Err(RecvError::Protocol(_)))
+            || matches!(&second, Err(RecvError::Protocol(_))),
+        "{first:?} {second:?}"
+    );
+}
