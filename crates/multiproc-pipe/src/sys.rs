@@ -256,20 +256,22 @@ pub(crate) fn recv_with_fds(
         iov_base: dst.as_mut_ptr().cast(),
         iov_len: dst.len(),
     };
-    let mut control = [0u64; CONTROL_WORDS];
+    // Not zeroed (4 KiB per read): the kernel writes `msg_controllen` bytes and only those
+    // are read back.
+    let mut control = std::mem::MaybeUninit::<[u64; CONTROL_WORDS]>::uninit();
     // SAFETY: a zeroed msghdr is a valid "no name, no control" header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    msg.msg_controllen = (CONTROL_WORDS * 8) as _;
     let flags = libc::MSG_CMSG_CLOEXEC | recv_flags(nonblocking);
     // SAFETY: `msg` points at one iovec over the exclusively borrowed `dst` and at the control
     // buffer; the kernel writes at most their lengths.
     let n = cvt_r(|| unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })? as usize;
     if msg.msg_controllen > 0 {
-        // SAFETY: the kernel wrote `msg_controllen` bytes of control messages; the CMSG macros
-        // walk only within them. An SCM_RIGHTS payload is an array of new fds that this
+        // SAFETY: the kernel wrote `msg_controllen` bytes of control messages into the buffer
+        // (uninitialised before); the CMSG macros walk only within them. An SCM_RIGHTS payload is an array of new fds that this
         // process now owns.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(&msg);
