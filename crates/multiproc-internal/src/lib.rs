@@ -12,6 +12,7 @@
 //! - [`copy`]: race-tolerant copies in and out of shared memory (no data-race UB).
 //! - [`guard`]: what a guard over a robust lock holds, the public lock errors, re-entrant
 //!   locks, and the condition variable's wait.
+//! - [`ring`]: a single-producer, single-consumer message ring in a shared block.
 //! - [`object`]: a block that is anonymous or named, with creator-only unlink.
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
 //! - [`transfer`]: handles (shared objects, connection ends) inside typed messages.
@@ -32,6 +33,7 @@ pub mod futex;
 pub mod guard;
 pub mod identity;
 pub mod object;
+pub mod ring;
 pub mod robust;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -1,0 +1,668 @@
+//! A single-producer, single-consumer byte ring for messages, in a shared block: the core of
+//! the pipe's shared-memory transport (and of the queue's).
+//!
+//! One process writes, one reads; each only moves its own position, so no lock is needed.
+//! Messages are framed in records of an 8-byte header (`u32` length of the record's bytes,
+//! `u32` kind) and the bytes, padded to 8. A message that fits in the free space goes as one
+//! `WHOLE` record; a larger one streams through as `FIRST` (carrying the total length),
+//! `MORE`… and `LAST` records, and the reader assembles it: a message is never presented until
+//! all of it is there. Records may wrap around the end of the ring (copied in two parts).
+//!
+//! The other side is untrusted: every position, length and kind read from shared memory is
+//! checked before use, and a violation is [`RingError::Corrupt`] — never an out-of-bounds
+//! access, a panic, or an unbounded loop. Copies use the race-tolerant [`crate::copy`]
+//! routines (through [`SharedBlock::load`]/[`SharedBlock::store`]); no reference to the shared
+//! bytes is ever handed out.
+//!
+//! This module is non-blocking: `try_push` and `try_pop` say how far they got, and the
+//! transport decides how to wait (spin, then sleep on an fd), using the waiting flags here.
+
+use crate::block::{Layout, SharedBlock};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+const MAGIC: u64 = u64::from_le_bytes(*b"MPRING\0\0");
+const VERSION: u32 = 1;
+
+/// Payload offsets: each position on its own cache line, then the flags, then the data.
+const HEAD: usize = 0;
+const TAIL: usize = 64;
+const READER_WAITING: usize = 128;
+const WRITER_WAITING: usize = 132;
+const DATA: usize = 256;
+
+const RECORD_HEADER: usize = 8;
+const WHOLE: u32 = 1;
+const FIRST: u32 = 2;
+const MORE: u32 = 3;
+const LAST: u32 = 4;
+/// A `FIRST` record's bytes start with the message's total length.
+const TOTAL: usize = 8;
+/// The writer does not start a record into less free space than this (no dribbling).
+const MIN_CHUNK: usize = 64;
+
+/// The smallest and largest ring capacities.
+pub const MIN_CAPACITY: usize = 4096;
+/// The largest ring capacity (1 GiB).
+pub const MAX_CAPACITY: usize = 1 << 30;
+
+fn pad8(n: usize) -> usize {
+    n.next_multiple_of(8)
+}
+
+/// Why a ring operation failed.
+#[derive(Debug)]
+pub enum RingError {
+    /// What was read from shared memory breaks the ring's rules (a corrupted or hostile
+    /// peer): the ring cannot be used any more.
+    Corrupt(String),
+    /// The peer announced a message larger than the reader's maximum.
+    TooLarge {
+        /// The announced length.
+        len: u64,
+        /// The maximum.
+        max: u64,
+    },
+}
+
+impl std::fmt::Display for RingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RingError::Corrupt(why) => write!(f, "the shared ring is corrupt: {why}"),
+            RingError::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "message of {len} bytes announced, over the maximum of {max}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for RingError {}
+
+fn corrupt(why: impl Into<String>) -> RingError {
+    RingError::Corrupt(why.into())
+}
+
+/// The shared part: a block holding the positions, the waiting flags and the data.
+#[derive(Debug)]
+pub struct Ring {
+    block: SharedBlock,
+    cap: usize,
+}
+
+impl Ring {
+    fn layout(cap: usize) -> Layout {
+        Layout {
+            magic: MAGIC,
+            version: VERSION,
+            elem_size: 1,
+            elem_align: 1,
+            len: (DATA + cap) as u64,
+        }
+    }
+
+    /// A new ring of `capacity` data bytes (a power of two between [`MIN_CAPACITY`] and
+    /// [`MAX_CAPACITY`]), in a sealed memfd.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a bad capacity; OS errors creating the block.
+    pub fn new(capacity: usize) -> io::Result<Ring> {
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+            return Err(crate::errno::invalid_input(format!(
+                "ring capacity {capacity}: a power of two from {MIN_CAPACITY} to {MAX_CAPACITY}"
+            )));
+        }
+        let block =
+            SharedBlock::create_anonymous("ring", &Self::layout(capacity), DATA + capacity)?;
+        Ok(Ring {
+            block,
+            cap: capacity,
+        })
+    }
+
+    /// The ring behind an fd received from the other side.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` if the fd is not a sealed multiproc ring of a valid capacity.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Ring> {
+        let (block, len) = SharedBlock::from_fd(fd, MAGIC, VERSION, (1, 1))?;
+        let cap = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_sub(DATA))
+            .filter(|c| c.is_power_of_two() && (MIN_CAPACITY..=MAX_CAPACITY).contains(c))
+            .ok_or_else(|| crate::errno::invalid_data("not a ring of a valid capacity"))?;
+        Ok(Ring { block, cap })
+    }
+
+    /// The data capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// The block, to hand its fd to the other side.
+    pub fn block(&self) -> &SharedBlock {
+        &self.block
+    }
+
+    fn word(&self, off: usize) -> &AtomicU64 {
+        self.block
+            .atomic_u64(crate::block::HEADER_LEN + off)
+            .expect("inside the block: checked at creation")
+    }
+
+    fn flag(&self, off: usize) -> &AtomicU32 {
+        self.block
+            .atomic_u32(crate::block::HEADER_LEN + off)
+            .expect("inside the block: checked at creation")
+    }
+
+    /// Copies `data` into the ring at position `pos` (wrapping).
+    fn put(&self, pos: u64, data: &[u8]) {
+        let at = (pos as usize) & (self.cap - 1);
+        let first = data.len().min(self.cap - at);
+        let base = crate::block::HEADER_LEN + DATA;
+        self.block.store(base + at, &data[..first]);
+        self.block.store(base, &data[first..]);
+    }
+
+    /// Copies `out.len()` bytes out of the ring from position `pos` (wrapping).
+    fn get(&self, pos: u64, out: &mut [u8]) {
+        let at = (pos as usize) & (self.cap - 1);
+        let first = out.len().min(self.cap - at);
+        let base = crate::block::HEADER_LEN + DATA;
+        let (a, b) = out.split_at_mut(first);
+        self.block.load(base + at, a);
+        self.block.load(base, b);
+    }
+
+    /// The writing side. Exactly one process may write.
+    pub fn writer(&self) -> RingWriter<'_> {
+        RingWriter {
+            ring: self,
+            head: self.word(HEAD).load(Ordering::Relaxed),
+            sent: None,
+        }
+    }
+
+    /// The reading side. Exactly one process may read.
+    pub fn reader(&self) -> RingReader<'_> {
+        RingReader {
+            ring: self,
+            tail: self.word(TAIL).load(Ordering::Relaxed),
+            partial: None,
+        }
+    }
+
+    /// The reader announces it is about to sleep (the writer must then wake it after
+    /// publishing); or that it is awake again.
+    pub fn set_reader_waiting(&self, waiting: bool) {
+        self.flag(READER_WAITING)
+            .store(u32::from(waiting), Ordering::SeqCst);
+    }
+
+    /// Whether the reader said it sleeps.
+    pub fn reader_waiting(&self) -> bool {
+        self.flag(READER_WAITING).load(Ordering::SeqCst) != 0
+    }
+
+    /// The writer announces it waits for space; or that it is awake again.
+    pub fn set_writer_waiting(&self, waiting: bool) {
+        self.flag(WRITER_WAITING)
+            .store(u32::from(waiting), Ordering::SeqCst);
+    }
+
+    /// Whether the writer said it waits for space.
+    pub fn writer_waiting(&self) -> bool {
+        self.flag(WRITER_WAITING).load(Ordering::SeqCst) != 0
+    }
+}
+
+/// How far a push got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Push {
+    /// The whole message is in the ring.
+    Done,
+    /// The ring is full: part of the message (maybe none) is in; push the same message again
+    /// once the reader has made room.
+    Full,
+}
+
+/// The writing side of a ring: its own position, and the progress of a message that streams.
+#[derive(Debug)]
+pub struct RingWriter<'r> {
+    ring: &'r Ring,
+    head: u64,
+    /// Bytes of the current message already in the ring, when it streams.
+    sent: Option<usize>,
+}
+
+impl RingWriter<'_> {
+    /// Free bytes, from the reader's position (untrusted).
+    fn free(&self) -> Result<usize, RingError> {
+        let tail = self.ring.word(TAIL).load(Ordering::Acquire);
+        let used = self
+            .head
+            .checked_sub(tail)
+            .filter(|&u| u <= self.ring.cap as u64)
+            .ok_or_else(|| corrupt(format!("read position {tail} against write {}", self.head)))?;
+        Ok(self.ring.cap - used as usize)
+    }
+
+    fn record(&mut self, kind: u32, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut header = [0u8; RECORD_HEADER];
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4..].copy_from_slice(&kind.to_le_bytes());
+        self.ring.put(self.head, &header);
+        let mut at = self.head + RECORD_HEADER as u64;
+        for p in parts {
+            self.ring.put(at, p);
+            at += p.len() as u64;
+        }
+        self.head += (RECORD_HEADER + pad8(len)) as u64;
+    }
+
+    fn publish(&self) {
+        self.ring.word(HEAD).store(self.head, Ordering::Release);
+    }
+
+    /// Puts as much of `msg` into the ring as fits. Call again with the same message after
+    /// [`Push::Full`] until [`Push::Done`]; a different message before then is a logic error
+    /// of the caller (it would be spliced).
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupt`] if the reader's position is impossible.
+    pub fn try_push(&mut self, msg: &[u8]) -> Result<Push, RingError> {
+        loop {
+            let free = self.free()?;
+            match self.sent {
+                None if RECORD_HEADER + pad8(msg.len()) <= free => {
+                    self.record(WHOLE, &[msg]);
+                    self.publish();
+                    return Ok(Push::Done);
+                }
+                None => {
+                    if free < RECORD_HEADER + TOTAL + MIN_CHUNK {
+                        return Ok(Push::Full);
+                    }
+                    let room = (free - RECORD_HEADER - TOTAL) & !7;
+                    let n = room.min(msg.len());
+                    let total = (msg.len() as u64).to_le_bytes();
+                    self.record(FIRST, &[&total, &msg[..n]]);
+                    self.sent = Some(n);
+                }
+                Some(done) => {
+                    let left = msg.len() - done;
+                    if RECORD_HEADER + pad8(left) <= free {
+                        self.record(LAST, &[&msg[done..]]);
+                        self.sent = None;
+                        self.publish();
+                        return Ok(Push::Done);
+                    }
+                    if free < RECORD_HEADER + MIN_CHUNK {
+                        self.publish();
+                        return Ok(Push::Full);
+                    }
+                    let n = (free - RECORD_HEADER) & !7;
+                    self.record(MORE, &[&msg[done..done + n]]);
+                    self.sent = Some(done + n);
+                }
+            }
+            self.publish();
+        }
+    }
+}
+
+/// How far a pop got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pop {
+    /// A whole message is in the output vector.
+    Message,
+    /// No whole message yet (part of one may have been taken and is kept).
+    Empty,
+}
+
+/// The reading side of a ring: its own position, and a message being assembled.
+#[derive(Debug)]
+pub struct RingReader<'r> {
+    ring: &'r Ring,
+    tail: u64,
+    /// A streaming message: its announced total and the bytes so far.
+    partial: Option<(u64, Vec<u8>)>,
+}
+
+impl RingReader<'_> {
+    /// Bytes published and not yet read, from the writer's position (untrusted).
+    fn available(&self) -> Result<usize, RingError> {
+        let head = self.ring.word(HEAD).load(Ordering::Acquire);
+        let used = head
+            .checked_sub(self.tail)
+            .filter(|&u| u <= self.ring.cap as u64)
+            .ok_or_else(|| corrupt(format!("write position {head} against read {}", self.tail)))?;
+        Ok(used as usize)
+    }
+
+    /// Whether a pop could find something: published bytes not yet read.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupt`] if the writer's position is impossible.
+    pub fn has_data(&self) -> Result<bool, RingError> {
+        Ok(self.available()? > 0)
+    }
+
+    /// Takes the next whole message into `out` (cleared first) if there is one, records as
+    /// they come otherwise. `max`: the largest message accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupt`] for anything that breaks the ring's rules;
+    /// [`RingError::TooLarge`] for an announcement over `max`. Either way the ring is done.
+    pub fn try_pop(&mut self, out: &mut Vec<u8>, max: u64) -> Result<Pop, RingError> {
+        // Bounded work per call: a writer that keeps publishing empty records cannot hold the
+        // reader here (progress is kept for the next call).
+        for _ in 0..self.ring.cap / RECORD_HEADER {
+            let avail = self.available()?;
+            if avail == 0 {
+                return Ok(Pop::Empty);
+            }
+            if avail < RECORD_HEADER {
+                return Err(corrupt(format!(
+                    "{avail} bytes published: less than a record"
+                )));
+            }
+            let mut header = [0u8; RECORD_HEADER];
+            self.ring.get(self.tail, &mut header);
+            let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
+            let kind = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+            let size = RECORD_HEADER + pad8(len);
+            if size > avail {
+                return Err(corrupt(format!(
+                    "a record of {len} bytes with {avail} bytes published"
+                )));
+            }
+            let body = self.tail + RECORD_HEADER as u64;
+            match (kind, self.partial.as_mut()) {
+                (WHOLE, None) => {
+                    if len as u64 > max {
+                        return Err(RingError::TooLarge {
+                            len: len as u64,
+                            max,
+                        });
+                    }
+                    out.clear();
+                    out.resize(len, 0);
+                    self.ring.get(body, out);
+                    self.consume(size);
+                    return Ok(Pop::Message);
+                }
+                (FIRST, None) => {
+                    if len < TOTAL {
+                        return Err(corrupt("a first record without its total"));
+                    }
+                    let mut total = [0u8; TOTAL];
+                    self.ring.get(body, &mut total);
+                    let total = u64::from_le_bytes(total);
+                    if total > max {
+                        return Err(RingError::TooLarge { len: total, max });
+                    }
+                    let chunk = len - TOTAL;
+                    if chunk as u64 > total {
+                        return Err(corrupt("a first record longer than its message"));
+                    }
+                    // Memory follows what arrived, not the announcement.
+                    let mut bytes = vec![0u8; chunk];
+                    self.ring.get(body + TOTAL as u64, &mut bytes);
+                    self.partial = Some((total, bytes));
+                    self.consume(size);
+                }
+                (MORE | LAST, Some((total, bytes))) => {
+                    let have = bytes.len();
+                    if (have + len) as u64 > *total {
+                        return Err(corrupt("records longer than their message"));
+                    }
+                    bytes.resize(have + len, 0);
+                    self.ring.get(body, &mut bytes[have..]);
+                    self.consume(size);
+                    if kind == LAST {
+                        let (total, bytes) = self.partial.take().unwrap_or_default();
+                        if bytes.len() as u64 != total {
+                            return Err(corrupt("a message shorter than announced"));
+                        }
+                        *out = bytes;
+                        return Ok(Pop::Message);
+                    }
+                }
+                (k, p) => {
+                    return Err(corrupt(format!(
+                        "record kind {k} {} a message in progress",
+                        if p.is_some() { "inside" } else { "outside" }
+                    )))
+                }
+            }
+        }
+        Ok(Pop::Empty)
+    }
+
+    fn consume(&mut self, size: usize) {
+        self.tail += size as u64;
+        self.ring.word(TAIL).store(self.tail, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect()
+    }
+
+    /// Pushes `msgs` from one thread and pops them in another, through a small ring.
+    fn through(cap: usize, msgs: &[Vec<u8>]) {
+        let ring = Ring::new(cap).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut w = ring.writer();
+                for m in msgs {
+                    while w.try_push(m).unwrap() == Push::Full {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let mut r = ring.reader();
+            let mut out = Vec::new();
+            for (i, m) in msgs.iter().enumerate() {
+                while r.try_pop(&mut out, u64::MAX).unwrap() == Pop::Empty {
+                    std::thread::yield_now();
+                }
+                assert!(out == *m, "message {i} of {} bytes differs", m.len());
+            }
+        });
+    }
+
+    #[test]
+    fn messages_of_every_size_pass_through_a_small_ring_whole_and_in_order() {
+        let sizes = [
+            0,
+            1,
+            7,
+            8,
+            9,
+            63,
+            64,
+            4087,
+            4088,
+            4089,
+            4096,
+            10_000,
+            1 << 20,
+        ];
+        let msgs: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| pattern(n, i as u8))
+            .collect();
+        through(MIN_CAPACITY, &msgs);
+        let many: Vec<Vec<u8>> = (0..20_000).map(|i| pattern(i % 300, i as u8)).collect();
+        through(MIN_CAPACITY, &many);
+    }
+
+    #[test]
+    fn bad_capacities_are_refused() {
+        for cap in [0, 100, 2048, MIN_CAPACITY + 1, MAX_CAPACITY * 2] {
+            assert!(Ring::new(cap).is_err(), "{cap}");
+        }
+    }
+
+    #[test]
+    fn the_reader_takes_nothing_over_its_maximum() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut w = ring.writer();
+        assert_eq!(w.try_push(&[1; 100]).unwrap(), Push::Done);
+        let mut r = ring.reader();
+        assert!(matches!(
+            r.try_pop(&mut Vec::new(), 99),
+            Err(RingError::TooLarge { len: 100, max: 99 })
+        ));
+        // Streaming: refused at the announcement, before the bytes arrive.
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut w = ring.writer();
+        assert_eq!(w.try_push(&vec![1; 1 << 20]).unwrap(), Push::Full);
+        assert!(matches!(
+            ring.reader().try_pop(&mut Vec::new(), 1000),
+            Err(RingError::TooLarge { len, .. }) if len == 1 << 20
+        ));
+    }
+
+    #[test]
+    fn a_ring_travels_as_an_fd_and_a_wrong_fd_is_refused() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let other = Ring::from_fd(ring.block().fd().try_clone_to_owned().unwrap()).unwrap();
+        assert_eq!(other.capacity(), MIN_CAPACITY);
+        assert_eq!(ring.writer().try_push(b"across").unwrap(), Push::Done);
+        let mut out = Vec::new();
+        assert_eq!(other.reader().try_pop(&mut out, 100).unwrap(), Pop::Message);
+        assert_eq!(out, b"across");
+        let file: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        assert!(Ring::from_fd(file).is_err());
+    }
+
+    #[test]
+    fn across_processes_and_a_writer_killed_mid_message_leaves_no_torn_message() {
+        use crate::testing::{fork_child, until_asleep};
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let msgs: Vec<Vec<u8>> = (0..200)
+            .map(|i| pattern(i * 997 % 70_000, i as u8))
+            .collect();
+        let child = fork_child(|| {
+            let mut w = ring.writer();
+            for m in &msgs {
+                while w.try_push(m).unwrap() == Push::Full {
+                    std::thread::yield_now();
+                }
+            }
+            // Half of a large message, then nothing: the parent must never see it whole.
+            let big = pattern(1 << 20, 7);
+            while w.try_push(&big).unwrap() == Push::Full {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while r.try_pop(&mut out, u64::MAX).unwrap() == Pop::Empty {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "message {i} never came"
+                );
+                std::thread::yield_now();
+            }
+            assert!(out == *m, "message {i} differs");
+        }
+        // The writer streams the large message and waits for room: take what is there, then
+        // kill it while it sleeps.
+        for _ in 0..10 {
+            assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+        }
+        until_asleep(child.pid());
+        child.kill().unwrap();
+        child.wait();
+        for _ in 0..100 {
+            assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+        }
+    }
+
+    /// Cheap deterministic randomness (xorshift).
+    fn rng(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn a_hostile_writer_scribbling_over_the_ring_yields_only_errors() {
+        let iterations: u64 = 1_000_000;
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut st = 0x9e37_79b9_7f4a_7c15u64;
+                for i in 0..iterations {
+                    let v = rng(&mut st);
+                    match v % 4 {
+                        // The writer's position: anywhere, sometimes plausible.
+                        0 => ring.word(HEAD).store(
+                            if i % 2 == 0 {
+                                v
+                            } else {
+                                v % (2 * MIN_CAPACITY as u64)
+                            },
+                            Ordering::Release,
+                        ),
+                        // A record header or data anywhere.
+                        1 | 2 => ring.put(v >> 20, &v.to_le_bytes()),
+                        // An honest-looking record.
+                        _ => {
+                            let mut w = ring.writer();
+                            let _ = w.try_push(&v.to_le_bytes()[..(v % 9) as usize]);
+                        }
+                    }
+                }
+                stop.store(true, Ordering::Release);
+            });
+            let mut out = Vec::new();
+            let (mut messages, mut errors) = (0u64, 0u64);
+            while !stop.load(Ordering::Acquire) {
+                // A fresh reader each time: after an error the ring is done, as a transport
+                // would treat it; here the next round starts over.
+                let mut r = ring.reader();
+                for _ in 0..64 {
+                    match r.try_pop(&mut out, 1 << 16) {
+                        Ok(Pop::Message) => messages += 1,
+                        Ok(Pop::Empty) => {}
+                        Err(_) => {
+                            errors += 1;
+                            break;
+                        }
+                    }
+                    assert!(out.len() <= 1 << 16);
+                }
+            }
+            assert!(
+                errors > 0,
+                "the scribbling was never noticed ({messages} messages)"
+            );
+        });
+    }
+}
