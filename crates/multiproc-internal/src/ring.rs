@@ -245,9 +245,9 @@ impl RingWriter<'_> {
     /// Free bytes, from the reader's position (untrusted).
     fn free(&self) -> Result<usize, RingError> {
         let tail = self.ring.word(TAIL).load(Ordering::Acquire);
-        let used = self
-            .head
-            .checked_sub(tail)
+        // Positions only grow; they are compared with wrapping arithmetic, so that values
+        // near `u64::MAX` from a hostile side cannot overflow anything.
+        let used = Some(self.head.wrapping_sub(tail))
             .filter(|&u| u <= self.ring.cap as u64)
             .ok_or_else(|| corrupt(format!("read position {tail} against write {}", self.head)))?;
         Ok(self.ring.cap - used as usize)
@@ -259,12 +259,12 @@ impl RingWriter<'_> {
         header[..4].copy_from_slice(&(len as u32).to_le_bytes());
         header[4..].copy_from_slice(&kind.to_le_bytes());
         self.ring.put(self.head, &header);
-        let mut at = self.head + RECORD_HEADER as u64;
+        let mut at = self.head.wrapping_add(RECORD_HEADER as u64);
         for p in parts {
             self.ring.put(at, p);
-            at += p.len() as u64;
+            at = at.wrapping_add(p.len() as u64);
         }
-        self.head += (RECORD_HEADER + pad8(len)) as u64;
+        self.head = self.head.wrapping_add((RECORD_HEADER + pad8(len)) as u64);
     }
 
     fn publish(&self) {
@@ -341,8 +341,7 @@ impl RingReader<'_> {
     /// Bytes published and not yet read, from the writer's position (untrusted).
     fn available(&self) -> Result<usize, RingError> {
         let head = self.ring.word(HEAD).load(Ordering::Acquire);
-        let used = head
-            .checked_sub(self.tail)
+        let used = Some(head.wrapping_sub(self.tail))
             .filter(|&u| u <= self.ring.cap as u64)
             .ok_or_else(|| corrupt(format!("write position {head} against read {}", self.tail)))?;
         Ok(used as usize)
@@ -387,7 +386,7 @@ impl RingReader<'_> {
                     "a record of {len} bytes with {avail} bytes published"
                 )));
             }
-            let body = self.tail + RECORD_HEADER as u64;
+            let body = self.tail.wrapping_add(RECORD_HEADER as u64);
             match (kind, self.partial.as_mut()) {
                 (WHOLE, None) => {
                     if len as u64 > max {
@@ -418,7 +417,7 @@ impl RingReader<'_> {
                     }
                     // Memory follows what arrived, not the announcement.
                     let mut bytes = vec![0u8; chunk];
-                    self.ring.get(body + TOTAL as u64, &mut bytes);
+                    self.ring.get(body.wrapping_add(TOTAL as u64), &mut bytes);
                     self.partial = Some((total, bytes));
                     self.consume(size);
                 }
@@ -451,7 +450,7 @@ impl RingReader<'_> {
     }
 
     fn consume(&mut self, size: usize) {
-        self.tail += size as u64;
+        self.tail = self.tail.wrapping_add(size as u64);
         self.ring.word(TAIL).store(self.tail, Ordering::Release);
     }
 }
@@ -620,7 +619,12 @@ mod tests {
                 let mut st = 0x9e37_79b9_7f4a_7c15u64;
                 for i in 0..iterations {
                     let v = rng(&mut st);
-                    match v % 4 {
+                    match v % 5 {
+                        // The reader's position too (a fresh reader starts from it), near
+                        // u64::MAX at times.
+                        4 => ring
+                            .word(TAIL)
+                            .store(v | (u64::MAX << 40), Ordering::Release),
                         // The writer's position: anywhere, sometimes plausible.
                         0 => ring.word(HEAD).store(
                             if i % 2 == 0 {
