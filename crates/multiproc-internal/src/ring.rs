@@ -57,6 +57,9 @@ pub enum RingError {
     /// What was read from shared memory breaks the ring's rules (a corrupted or hostile
     /// peer): the ring cannot be used any more.
     Corrupt(String),
+    /// `try_push` with another message than the one whose push is under way (a caller's
+    /// mistake; nothing was written).
+    WrongMessage,
     /// The peer announced a message larger than the reader's maximum.
     TooLarge {
         /// The announced length.
@@ -70,6 +73,9 @@ impl std::fmt::Display for RingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RingError::Corrupt(why) => write!(f, "the shared ring is corrupt: {why}"),
+            RingError::WrongMessage => {
+                f.write_str("another message pushed while one was under way")
+            }
             RingError::TooLarge { len, max } => {
                 write!(
                     f,
@@ -166,8 +172,9 @@ impl Ring {
         let at = (pos as usize) & (self.cap - 1);
         let first = data.len().min(self.cap - at);
         let base = crate::block::HEADER_LEN + DATA;
-        self.block.store(base + at, &data[..first]);
-        self.block.store(base, &data[first..]);
+        let ok =
+            self.block.store(base + at, &data[..first]) & self.block.store(base, &data[first..]);
+        debug_assert!(ok, "ring copies stay inside the block");
     }
 
     /// Copies `out.len()` bytes out of the ring from position `pos` (wrapping).
@@ -176,8 +183,8 @@ impl Ring {
         let first = out.len().min(self.cap - at);
         let base = crate::block::HEADER_LEN + DATA;
         let (a, b) = out.split_at_mut(first);
-        self.block.load(base + at, a);
-        self.block.load(base, b);
+        let ok = self.block.load(base + at, a) & self.block.load(base, b);
+        debug_assert!(ok, "ring copies stay inside the block");
     }
 
     /// The writing side. Exactly one process may write.
@@ -200,24 +207,34 @@ impl Ring {
 
     /// The reader announces it is about to sleep (the writer must then wake it after
     /// publishing); or that it is awake again.
+    ///
+    /// A full fence follows the store, so that the reader's next look at the ring cannot be
+    /// ordered before it (else reader and writer could each miss the other's news).
     pub fn set_reader_waiting(&self, waiting: bool) {
         self.flag(READER_WAITING)
             .store(u32::from(waiting), Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 
-    /// Whether the reader said it sleeps.
+    /// Whether the reader said it sleeps. A full fence precedes the load, so that the
+    /// writer's publication cannot be ordered after it.
     pub fn reader_waiting(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
         self.flag(READER_WAITING).load(Ordering::SeqCst) != 0
     }
 
     /// The writer announces it waits for space; or that it is awake again.
+    /// (Fenced as [`set_reader_waiting`](Ring::set_reader_waiting).)
     pub fn set_writer_waiting(&self, waiting: bool) {
         self.flag(WRITER_WAITING)
             .store(u32::from(waiting), Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 
-    /// Whether the writer said it waits for space.
+    /// Whether the writer said it waits for space (fenced as
+    /// [`reader_waiting`](Ring::reader_waiting)).
     pub fn writer_waiting(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
         self.flag(WRITER_WAITING).load(Ordering::SeqCst) != 0
     }
 }
@@ -237,8 +254,8 @@ pub enum Push {
 pub struct RingWriter<'r> {
     ring: &'r Ring,
     head: u64,
-    /// Bytes of the current message already in the ring, when it streams.
-    sent: Option<usize>,
+    /// The current message's length and the bytes of it already in the ring, when it streams.
+    sent: Option<(usize, usize)>,
 }
 
 impl RingWriter<'_> {
@@ -295,9 +312,12 @@ impl RingWriter<'_> {
                     let n = room.min(msg.len());
                     let total = (msg.len() as u64).to_le_bytes();
                     self.record(FIRST, &[&total, &msg[..n]]);
-                    self.sent = Some(n);
+                    self.sent = Some((msg.len(), n));
                 }
-                Some(done) => {
+                Some((len, _)) if len != msg.len() => {
+                    return Err(RingError::WrongMessage);
+                }
+                Some((_, done)) => {
                     let left = msg.len() - done;
                     if RECORD_HEADER + pad8(left) <= free {
                         self.record(LAST, &[&msg[done..]]);
@@ -311,7 +331,7 @@ impl RingWriter<'_> {
                     }
                     let n = (free - RECORD_HEADER) & !7;
                     self.record(MORE, &[&msg[done..done + n]]);
-                    self.sent = Some(done + n);
+                    self.sent = Some((msg.len(), done + n));
                 }
             }
             self.publish();
@@ -380,6 +400,11 @@ impl RingReader<'_> {
             self.ring.get(self.tail, &mut header);
             let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
             let kind = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+            if len > avail - RECORD_HEADER {
+                return Err(corrupt(format!(
+                    "a record of {len} bytes with {avail} bytes published"
+                )));
+            }
             let size = RECORD_HEADER + pad8(len);
             if size > avail {
                 return Err(corrupt(format!(
@@ -426,7 +451,13 @@ impl RingReader<'_> {
                     if (have + len) as u64 > *total {
                         return Err(corrupt("records longer than their message"));
                     }
-                    bytes.resize(have + len, 0);
+                    let need = have + len;
+                    if need > bytes.capacity() {
+                        // Doubling, but never past the announced total (itself within `max`).
+                        let to = need.max(2 * bytes.capacity()).min(*total as usize);
+                        bytes.reserve_exact(to - bytes.len());
+                    }
+                    bytes.resize(need, 0);
                     self.ring.get(body, &mut bytes[have..]);
                     self.consume(size);
                     if kind == LAST {
@@ -513,6 +544,29 @@ mod tests {
         through(MIN_CAPACITY, &msgs);
         let many: Vec<Vec<u8>> = (0..20_000).map(|i| pattern(i % 300, i as u8)).collect();
         through(MIN_CAPACITY, &many);
+    }
+
+    #[test]
+    fn another_message_mid_stream_is_refused_not_spliced() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut w = ring.writer();
+        assert_eq!(w.try_push(&vec![1; 10_000]).unwrap(), Push::Full);
+        assert!(matches!(w.try_push(&[2; 10]), Err(RingError::WrongMessage)));
+        // The reader's memory for a streamed message stays within the announced total.
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        let mut w2 = ring.writer();
+        w2.sent = w.sent;
+        w2.head = w.head;
+        let msg = vec![1; 10_000];
+        loop {
+            match w2.try_push(&msg).unwrap() {
+                Push::Done => break,
+                Push::Full => assert_eq!(r.try_pop(&mut out, 10_000).unwrap(), Pop::Empty),
+            }
+        }
+        assert_eq!(r.try_pop(&mut out, 10_000).unwrap(), Pop::Message);
+        assert!(out == msg && out.capacity() <= 10_000, "{}", out.capacity());
     }
 
     #[test]
