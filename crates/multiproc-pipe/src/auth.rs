@@ -21,6 +21,7 @@
 //! Like Python's, the handshake authenticates the peer; it neither encrypts nor protects the
 //! messages that follow.
 
+use crate::channel::is_disconnect;
 use crate::error::ConnectError;
 use crate::sys;
 use hmac::{Hmac, KeyInit, Mac};
@@ -131,13 +132,6 @@ impl Drop for AuthKey {
 struct Wire<'a> {
     fd: BorrowedFd<'a>,
     deadline: Option<Instant>,
-}
-
-fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN | libc::ESHUTDOWN)
-    )
 }
 
 impl Wire<'_> {

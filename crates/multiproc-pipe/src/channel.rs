@@ -155,10 +155,10 @@ fn read_wait(
                 }
                 // A socket made non-blocking by someone else (it may have come from a peer):
                 // wait for it as a blocking read would.
-                sys::poll_readable(&[fd], None).map_err(RecvError::Io)?;
+                sys::poll_one(fd, libc::POLLIN, None).map_err(RecvError::Io)?;
             }
             Some(d) => {
-                if !sys::poll_readable(&[fd], Some(d)).map_err(RecvError::Io)?[0] {
+                if !sys::poll_one(fd, libc::POLLIN, Some(d)).map_err(RecvError::Io)? {
                     return Err(RecvError::Timeout);
                 }
             }
@@ -225,7 +225,8 @@ pub(crate) struct Channel {
     unix: bool,
 }
 
-fn is_disconnect(e: &io::Error) -> bool {
+/// Errors that mean the peer is gone (a reset connection counts as the end of the stream).
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN | libc::ESHUTDOWN)
@@ -396,7 +397,7 @@ impl Channel {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Made non-blocking by someone else: wait for room, as a blocking send.
-                    if let Err(e) = sys::poll_writable(fd) {
+                    if let Err(e) = sys::poll_one(fd, libc::POLLOUT, None) {
                         if sent > 0 {
                             self.break_off();
                         }
@@ -707,7 +708,7 @@ impl Channel {
         if self.broken || self.has_buffered() || self.moved.load(Ordering::Acquire) {
             return Ok(true);
         }
-        Ok(sys::poll_readable(&[self.fd.as_fd()], deadline)?[0])
+        sys::poll_one(self.fd.as_fd(), libc::POLLIN, deadline)
     }
 }
 

@@ -355,17 +355,6 @@ pub(crate) fn reset_receive_options(fd: BorrowedFd<'_>) -> io::Result<()> {
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, 1)
 }
 
-/// Waits, without a deadline, until `fd` can take more bytes (or has failed).
-pub(crate) fn poll_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one live pollfd; no timeout.
-    cvt_r(|| unsafe { libc::poll(&mut p, 1, -1) }).map(drop)
-}
-
 // ---- Listener and Client: sockets by address, the handshake's I/O, randomness ----
 
 /// A socket address in the form the kernel takes: IPv4, IPv6 or a Unix path.
@@ -567,19 +556,7 @@ pub(crate) fn set_int_option(
 /// The pending error of a socket (`SO_ERROR`, which reading clears): how a non-blocking
 /// `connect` ended.
 pub(crate) fn take_socket_error(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes (one int) into the live `value`.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    match value {
+    match get_int_option(fd, libc::SO_ERROR)? {
         0 => Ok(()),
         e => Err(io::Error::from_raw_os_error(e)),
     }
