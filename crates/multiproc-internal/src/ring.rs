@@ -19,6 +19,7 @@
 
 use crate::block::{Layout, SharedBlock};
 use std::io;
+use std::ops::Deref;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -37,6 +38,10 @@ const WHOLE: u32 = 1;
 const FIRST: u32 = 2;
 const MORE: u32 = 3;
 const LAST: u32 = 4;
+/// A record's kind word: the kind in the low 16 bits, the message's tag in the high 16 (on
+/// `WHOLE` and `FIRST` records; zero on the others).
+const KIND_MASK: u32 = 0xffff;
+const TAG_SHIFT: u32 = 16;
 /// A `FIRST` record's bytes start with the message's total length.
 const TOTAL: usize = 8;
 /// The writer does not start a record into less free space than this (no dribbling).
@@ -187,22 +192,14 @@ impl Ring {
         debug_assert!(ok, "ring copies stay inside the block");
     }
 
-    /// The writing side. Exactly one process may write.
-    pub fn writer(&self) -> RingWriter<'_> {
-        RingWriter {
-            ring: self,
-            head: self.word(HEAD).load(Ordering::Relaxed),
-            sent: None,
-        }
+    /// The writing side, borrowing the ring. Exactly one process may write.
+    pub fn writer(&self) -> RingWriter<&Ring> {
+        RingWriter::new(self)
     }
 
-    /// The reading side. Exactly one process may read.
-    pub fn reader(&self) -> RingReader<'_> {
-        RingReader {
-            ring: self,
-            tail: self.word(TAIL).load(Ordering::Relaxed),
-            partial: None,
-        }
+    /// The reading side, borrowing the ring. Exactly one process may read.
+    pub fn reader(&self) -> RingReader<&Ring> {
+        RingReader::new(self)
     }
 
     /// The reader announces it is about to sleep (the writer must then wake it after
@@ -237,6 +234,24 @@ impl Ring {
         std::sync::atomic::fence(Ordering::SeqCst);
         self.flag(WRITER_WAITING).load(Ordering::SeqCst) != 0
     }
+
+    /// For the writer, after publishing: whether the reader sleeps and must be woken. Clears
+    /// the flag, so that one wake-up is sent per sleep (fenced as
+    /// [`reader_waiting`](Ring::reader_waiting); the flag is only written when set).
+    pub fn take_reader_waiting(&self) -> bool {
+        Self::take(self.flag(READER_WAITING))
+    }
+
+    /// For the reader, after making room: whether the writer waits for space and must be
+    /// woken. Clears the flag (as [`take_reader_waiting`](Ring::take_reader_waiting)).
+    pub fn take_writer_waiting(&self) -> bool {
+        Self::take(self.flag(WRITER_WAITING))
+    }
+
+    fn take(flag: &AtomicU32) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        flag.load(Ordering::SeqCst) != 0 && flag.swap(0, Ordering::SeqCst) != 0
+    }
 }
 
 /// How far a push got.
@@ -250,15 +265,46 @@ pub enum Push {
 }
 
 /// The writing side of a ring: its own position, and the progress of a message that streams.
+/// `R` holds the ring: a reference, an `Arc`, a `Box`.
 #[derive(Debug)]
-pub struct RingWriter<'r> {
-    ring: &'r Ring,
+pub struct RingWriter<R: Deref<Target = Ring>> {
+    ring: R,
     head: u64,
     /// The current message's length and the bytes of it already in the ring, when it streams.
     sent: Option<(usize, usize)>,
 }
 
-impl RingWriter<'_> {
+impl<R: Deref<Target = Ring>> RingWriter<R> {
+    /// The writing side of `ring`, from the position published in it (a writer handed over
+    /// from another process continues where that one stopped).
+    pub fn new(ring: R) -> Self {
+        let head = ring.word(HEAD).load(Ordering::Relaxed);
+        RingWriter {
+            ring,
+            head,
+            sent: None,
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Whether a message is part-way into the ring (a push returned [`Push::Full`]).
+    pub fn is_streaming(&self) -> bool {
+        self.sent.is_some()
+    }
+
+    /// Whether the ring has room for at least a small record (the reader has made room since
+    /// a push returned [`Push::Full`], as far as the reader's position tells).
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupt`] if the reader's position is impossible.
+    pub fn has_room(&self) -> Result<bool, RingError> {
+        Ok(self.free()? >= RECORD_HEADER + TOTAL + MIN_CHUNK)
+    }
     /// Free bytes, from the reader's position (untrusted).
     fn free(&self) -> Result<usize, RingError> {
         let tail = self.ring.word(TAIL).load(Ordering::Acquire);
@@ -271,6 +317,7 @@ impl RingWriter<'_> {
     }
 
     fn record(&mut self, kind: u32, parts: &[&[u8]]) {
+        debug_assert!(kind & KIND_MASK != 0);
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut header = [0u8; RECORD_HEADER];
         header[..4].copy_from_slice(&(len as u32).to_le_bytes());
@@ -296,11 +343,22 @@ impl RingWriter<'_> {
     ///
     /// [`RingError::Corrupt`] if the reader's position is impossible.
     pub fn try_push(&mut self, msg: &[u8]) -> Result<Push, RingError> {
+        self.try_push_tagged(0, msg)
+    }
+
+    /// As [`try_push`](RingWriter::try_push), the message carrying `tag`, a number of the
+    /// caller's that the reader gets with it ([`RingReader::tag`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_push`](RingWriter::try_push).
+    pub fn try_push_tagged(&mut self, tag: u16, msg: &[u8]) -> Result<Push, RingError> {
+        let tagged = |kind: u32| kind | u32::from(tag) << TAG_SHIFT;
         loop {
             let free = self.free()?;
             match self.sent {
                 None if RECORD_HEADER + pad8(msg.len()) <= free => {
-                    self.record(WHOLE, &[msg]);
+                    self.record(tagged(WHOLE), &[msg]);
                     self.publish();
                     return Ok(Push::Done);
                 }
@@ -311,7 +369,7 @@ impl RingWriter<'_> {
                     let room = (free - RECORD_HEADER - TOTAL) & !7;
                     let n = room.min(msg.len());
                     let total = (msg.len() as u64).to_le_bytes();
-                    self.record(FIRST, &[&total, &msg[..n]]);
+                    self.record(tagged(FIRST), &[&total, &msg[..n]]);
                     self.sent = Some((msg.len(), n));
                 }
                 Some((len, _)) if len != msg.len() => {
@@ -348,16 +406,55 @@ pub enum Pop {
     Empty,
 }
 
-/// The reading side of a ring: its own position, and a message being assembled.
+/// The reading side of a ring: its own position, and a message being assembled. `R` holds
+/// the ring: a reference, an `Arc`, a `Box`.
 #[derive(Debug)]
-pub struct RingReader<'r> {
-    ring: &'r Ring,
+pub struct RingReader<R: Deref<Target = Ring>> {
+    ring: R,
     tail: u64,
-    /// A streaming message: its announced total and the bytes so far.
-    partial: Option<(u64, Vec<u8>)>,
+    /// A streaming message: its tag, announced total and the bytes so far.
+    partial: Option<(u16, u64, Vec<u8>)>,
+    /// The tag of the last message popped.
+    tag: u16,
 }
 
-impl RingReader<'_> {
+impl<R: Deref<Target = Ring>> RingReader<R> {
+    /// The reading side of `ring`, from the position published in it (a reader handed over
+    /// from another process continues where that one stopped).
+    pub fn new(ring: R) -> Self {
+        let tail = ring.word(TAIL).load(Ordering::Relaxed);
+        RingReader {
+            ring,
+            tail,
+            partial: None,
+            tag: 0,
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The tag the last message popped was pushed with.
+    pub fn tag(&self) -> u16 {
+        self.tag
+    }
+
+    /// Whether part of a message has been taken and the rest has not come yet.
+    pub fn is_assembling(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// Drops the part of a message taken so far (its writer is gone: the rest never comes).
+    pub fn discard_partial(&mut self) {
+        self.partial = None;
+    }
+
+    /// The reading position: it moves whenever a pop takes bytes (and so makes room).
+    pub fn position(&self) -> u64 {
+        self.tail
+    }
     /// Bytes published and not yet read, from the writer's position (untrusted).
     fn available(&self) -> Result<usize, RingError> {
         let head = self.ring.word(HEAD).load(Ordering::Acquire);
@@ -399,7 +496,11 @@ impl RingReader<'_> {
             let mut header = [0u8; RECORD_HEADER];
             self.ring.get(self.tail, &mut header);
             let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
-            let kind = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+            let word = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+            let (kind, tag) = (word & KIND_MASK, (word >> TAG_SHIFT) as u16);
+            if tag != 0 && !matches!(kind, WHOLE | FIRST) {
+                return Err(corrupt(format!("a tag on a record of kind {kind}")));
+            }
             if len > avail - RECORD_HEADER {
                 return Err(corrupt(format!(
                     "a record of {len} bytes with {avail} bytes published"
@@ -424,6 +525,7 @@ impl RingReader<'_> {
                     out.resize(len, 0);
                     self.ring.get(body, out);
                     self.consume(size);
+                    self.tag = tag;
                     return Ok(Pop::Message);
                 }
                 (FIRST, None) => {
@@ -443,10 +545,10 @@ impl RingReader<'_> {
                     // Memory follows what arrived, not the announcement.
                     let mut bytes = vec![0u8; chunk];
                     self.ring.get(body.wrapping_add(TOTAL as u64), &mut bytes);
-                    self.partial = Some((total, bytes));
+                    self.partial = Some((tag, total, bytes));
                     self.consume(size);
                 }
-                (MORE | LAST, Some((total, bytes))) => {
+                (MORE | LAST, Some((_, total, bytes))) => {
                     let have = bytes.len();
                     if (have + len) as u64 > *total {
                         return Err(corrupt("records longer than their message"));
@@ -461,11 +563,12 @@ impl RingReader<'_> {
                     self.ring.get(body, &mut bytes[have..]);
                     self.consume(size);
                     if kind == LAST {
-                        let (total, bytes) = self.partial.take().unwrap_or_default();
+                        let (tag, total, bytes) = self.partial.take().unwrap_or_default();
                         if bytes.len() as u64 != total {
                             return Err(corrupt("a message shorter than announced"));
                         }
                         *out = bytes;
+                        self.tag = tag;
                         return Ok(Pop::Message);
                     }
                 }
@@ -567,6 +670,41 @@ mod tests {
         }
         assert_eq!(r.try_pop(&mut out, 10_000).unwrap(), Pop::Message);
         assert!(out == msg && out.capacity() <= 10_000, "{}", out.capacity());
+    }
+
+    #[test]
+    fn tags_come_with_their_messages_streamed_or_whole() {
+        let ring = std::sync::Arc::new(Ring::new(MIN_CAPACITY).unwrap());
+        let mut w = RingWriter::new(ring.clone());
+        let mut r = RingReader::new(ring);
+        let mut out = Vec::new();
+        assert_eq!(w.try_push_tagged(7, b"small").unwrap(), Push::Done);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert_eq!((r.tag(), out.as_slice()), (7, &b"small"[..]));
+        let big = pattern(3 * MIN_CAPACITY, 3);
+        let position = r.position();
+        while w.try_push_tagged(u16::MAX, &big).unwrap() == Push::Full {
+            assert!(w.is_streaming());
+            assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+            assert!(r.is_assembling() && w.has_room().unwrap());
+        }
+        assert!(r.position() != position, "streaming moved the reader");
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert!(r.tag() == u16::MAX && out == big && !w.is_streaming());
+        // Untagged after tagged.
+        assert_eq!(w.try_push(b"").unwrap(), Push::Done);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert_eq!(r.tag(), 0);
+    }
+
+    #[test]
+    fn only_one_wake_up_is_taken_per_sleep() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        assert!(!ring.take_reader_waiting() && !ring.take_writer_waiting());
+        ring.set_reader_waiting(true);
+        ring.set_writer_waiting(true);
+        assert!(ring.take_reader_waiting() && !ring.take_reader_waiting());
+        assert!(ring.take_writer_waiting() && !ring.writer_waiting());
     }
 
     #[test]

@@ -65,7 +65,37 @@ pub trait Transfer: Sized {
     ///
     /// If the fd is not what the handle needs (`InvalidData`), or an OS error checking it.
     fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self>;
+
+    /// For a handle made of several fds: those that travel after the first (at most
+    /// [`MAX_EXTRA_FDS`]). None by default.
+    ///
+    /// # Errors
+    ///
+    /// As [`transfer_fd`](Transfer::transfer_fd).
+    fn transfer_extra_fds(&self) -> io::Result<Vec<BorrowedFd<'_>>> {
+        Ok(Vec::new())
+    }
+
+    /// Rebuilds the handle from the first fd and the `extra` ones that came after it. By
+    /// default a handle has no extra fds: any is an error, else
+    /// [`from_transfer_fd`](Transfer::from_transfer_fd).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_transfer_fd`](Transfer::from_transfer_fd).
+    fn from_transfer_fds(fd: OwnedFd, extra: Vec<OwnedFd>) -> io::Result<Self> {
+        if !extra.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} extra fds for a handle of one fd", extra.len()),
+            ));
+        }
+        Self::from_transfer_fd(fd)
+    }
 }
+
+/// The most fds a handle sends after its first ([`Transfer::transfer_extra_fds`]).
+pub const MAX_EXTRA_FDS: usize = 8;
 
 /// Why a handle could not be encoded or decoded. Kept aside because serde formats (postcard
 /// among them) drop the message of a custom error.
@@ -193,11 +223,13 @@ pub fn provide<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> (R, Option<T
     (r, inc.and_then(|i| i.error))
 }
 
-/// The wire form of a handle: its kind and the index of its fd.
+/// The wire form of a handle: its kind, the index of its first fd, and how many more follow
+/// that one.
 #[derive(Serialize, Deserialize)]
 struct Placeholder {
     tag: [u8; 8],
     index: u32,
+    extra: u8,
 }
 
 /// A tag as text, for errors: printable ASCII kept, the rest escaped (tags from a peer are
@@ -253,10 +285,23 @@ pub fn serialize<T: Transfer, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S
         }
         Some(_) => {}
     }
-    let fd = value
+    let fds = value
         .transfer_fd()
-        .and_then(|fd| fd.try_clone_to_owned())
+        .and_then(|fd| {
+            let extra = value.transfer_extra_fds()?;
+            if extra.len() > MAX_EXTRA_FDS {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} extra fds, over {MAX_EXTRA_FDS}", extra.len()),
+                ));
+            }
+            std::iter::once(fd)
+                .chain(extra)
+                .map(|fd| fd.try_clone_to_owned())
+                .collect::<io::Result<Vec<OwnedFd>>>()
+        })
         .map_err(|e| fail(e.to_string()))?;
+    let extra = (fds.len() - 1) as u8;
     let flag = value.moved_flag();
     if T::MOVES && flag.is_none() {
         return Err(fail(format!(
@@ -267,12 +312,18 @@ pub fn serialize<T: Transfer, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S
     let index = OUTGOING.with(|o| {
         let mut o = o.borrow_mut();
         let out = o.as_mut()?;
-        out.fds.push(fd);
+        let index = u32::try_from(out.fds.len()).ok()?;
+        out.fds.extend(fds);
         out.moved.extend(flag);
-        u32::try_from(out.fds.len() - 1).ok()
+        Some(index)
     });
     match index {
-        Some(index) => Placeholder { tag: T::TAG, index }.serialize(s),
+        Some(index) => Placeholder {
+            tag: T::TAG,
+            index,
+            extra,
+        }
+        .serialize(s),
         None => Err(fail(
             "the message's collection ended during encoding".to_owned(),
         )),
@@ -288,7 +339,7 @@ pub fn serialize<T: Transfer, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S
 pub fn deserialize<'de, T: Transfer, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
     use serde::de::Error;
     let p = Placeholder::deserialize(d)?;
-    let fd = INCOMING.with(|i| {
+    let fds = INCOMING.with(|i| {
         let mut i = i.borrow_mut();
         let Some(inc) = i.as_mut() else {
             return Err(format!(
@@ -304,18 +355,31 @@ pub fn deserialize<'de, T: Transfer, D: Deserializer<'de>>(d: D) -> Result<T, D:
             ));
         }
         let arrived = inc.fds.len();
-        match inc.fds.get_mut(p.index as usize) {
-            None => Err(format!(
-                "the message refers to fd {} but {arrived} came with it",
-                p.index
-            )),
-            Some(slot) => slot
-                .take()
-                .ok_or_else(|| format!("the message uses fd {} twice", p.index)),
+        let first = p.index as usize;
+        let slots = first
+            .checked_add(usize::from(p.extra) + 1)
+            .and_then(|end| inc.fds.get_mut(first..end))
+            .ok_or_else(|| {
+                format!(
+                    "the message refers to fds {first}..={} but {arrived} came with it",
+                    u64::from(p.index) + u64::from(p.extra)
+                )
+            })?;
+        if let Some(i) = slots.iter().position(Option::is_none) {
+            return Err(format!("the message uses fd {} twice", first + i));
         }
+        Ok(slots
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect::<Vec<_>>())
     });
-    let fd = fd.map_err(|reason| D::Error::custom(fail_in(reason)))?;
-    T::from_transfer_fd(fd)
+    let mut fds = fds
+        .map_err(|reason| D::Error::custom(fail_in(reason)))?
+        .into_iter();
+    let Some(fd) = fds.next() else {
+        return Err(D::Error::custom(fail_in("no fd taken".to_owned())));
+    };
+    T::from_transfer_fds(fd, fds.collect())
         .map_err(|e| D::Error::custom(fail_in(format!("the fd sent as a {}: {e}", show(&T::TAG)))))
 }
 
@@ -444,7 +508,7 @@ mod tests {
         });
         assert!(r.is_err());
         // Outside any receive, a placeholder finds no fds to take.
-        let bytes = [&b"PROBE\0\0\0"[..], &[0]].concat();
+        let bytes = [&b"PROBE\0\0\0"[..], &[0, 0]].concat();
         assert!(postcard::from_bytes::<Probe>(&bytes).is_err());
         let r =
             std::panic::catch_unwind(|| collect(false, || -> Result<(), ()> { panic!("boom") }));
@@ -479,7 +543,7 @@ mod tests {
         // No fd came with the message.
         let (r, err) = provide(Vec::new(), || postcard::from_bytes::<Probe>(&bytes));
         assert!(r.is_err());
-        assert!(err.unwrap().to_string().contains("fd 0 but 0 came"));
+        assert!(err.unwrap().to_string().contains("fds 0..=0 but 0 came"));
         // The same fd claimed twice.
         let two = [&bytes[..], &bytes[..]].concat();
         let (r, err) = provide(vec![devnull()], || {
@@ -492,6 +556,62 @@ mod tests {
         assert!(r.is_err());
         let e = err.unwrap().to_string();
         assert!(e.contains("PROBE") && e.contains("MOVER"), "{e}");
+    }
+
+    /// A handle of three fds.
+    struct Trio(Vec<OwnedFd>);
+
+    impl Transfer for Trio {
+        const TAG: [u8; 8] = *b"TRIO\0\0\0\0";
+        fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+            Ok(self.0[0].as_fd())
+        }
+        fn transfer_extra_fds(&self) -> io::Result<Vec<BorrowedFd<'_>>> {
+            Ok(self.0[1..].iter().map(AsFd::as_fd).collect())
+        }
+        fn from_transfer_fd(_: OwnedFd) -> io::Result<Self> {
+            Err(io::Error::from(io::ErrorKind::InvalidData))
+        }
+        fn from_transfer_fds(fd: OwnedFd, mut extra: Vec<OwnedFd>) -> io::Result<Self> {
+            if extra.len() != 2 {
+                return Err(io::Error::from(io::ErrorKind::InvalidData));
+            }
+            extra.insert(0, fd);
+            Ok(Trio(extra))
+        }
+    }
+    crate::serde_via_transfer!([] Trio);
+
+    #[test]
+    fn a_handle_of_several_fds_takes_them_in_order() {
+        let trio = Trio(vec![devnull(), devnull(), devnull()]);
+        let (bytes, got) = collect(false, || postcard::to_allocvec(&(Probe(devnull()), &trio)));
+        let bytes = bytes.unwrap();
+        assert_eq!(got.fds.len(), 4);
+        let fds: Vec<OwnedFd> = (0..4).map(|_| devnull()).collect();
+        let raws: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let (r, err) = provide(fds, || postcard::from_bytes::<(Probe, Trio)>(&bytes));
+        assert!(err.is_none());
+        let (p, t) = r.unwrap();
+        assert_eq!(p.0.as_raw_fd(), raws[0]);
+        let got: Vec<RawFd> = t.0.iter().map(AsRawFd::as_raw_fd).collect();
+        assert_eq!(got, raws[1..]);
+        // Fewer fds than the handle claims; extra fds for a handle of one.
+        let (r, err) = provide(vec![devnull(), devnull()], || {
+            postcard::from_bytes::<(Probe, Trio)>(&bytes)
+        });
+        assert!(r.is_err());
+        assert!(err.unwrap().to_string().contains("fds 1..=3 but 2 came"));
+        let (trio_bytes, _) = collect(false, || postcard::to_allocvec(&trio));
+        let (r, err) = provide((0..3).map(|_| devnull()).collect(), || {
+            postcard::from_bytes::<Probe>(&trio_bytes.unwrap())
+        });
+        assert!(r.is_err() && err.is_some());
+        // An index near u32::MAX with many extras cannot overflow.
+        let mut hostile = b"TRIO\0\0\0\0".to_vec();
+        hostile.extend([0xff, 0xff, 0xff, 0xff, 0x0f, 0xff]);
+        let (r, err) = provide(vec![devnull()], || postcard::from_bytes::<Trio>(&hostile));
+        assert!(r.is_err() && err.is_some());
     }
 
     #[test]

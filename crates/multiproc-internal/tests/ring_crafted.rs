@@ -1,6 +1,5 @@
-//! Hand-crafted hostile records, one per reader check: each asserts the specific outcome.
-//! (Proposed to replace the vacuous random scribbling test; run against the original ring and
-//! against mutants with one check removed.)
+//! Hand-crafted hostile records, one per reader check: each asserts the specific outcome
+//! (each was seen to fail with its check removed).
 use multiproc_internal::block::HEADER_LEN;
 use multiproc_internal::ring::{Pop, Ring, RingError, MIN_CAPACITY};
 use std::sync::atomic::Ordering;
@@ -95,6 +94,19 @@ fn each_reader_check() {
         Forge { ring: &r, at: 0 }.rec(0, k, &[]).publish();
         corrupt(pop(&r, 1 << 20), &format!("kind {k} outside"));
     }
+    // tags belong on the records that start a message only
+    for k in [MORE, LAST] {
+        let r = new();
+        {
+            let mut f = Forge { ring: &r, at: 0 };
+            f.first(100, 8).rec(8, k | 1 << 16, &[0; 8]).publish();
+        }
+        corrupt(pop(&r, 1 << 20), &format!("tagged kind {k}"));
+    }
+    // a tag does not make an unknown kind known
+    let r = new();
+    Forge { ring: &r, at: 0 }.rec(0, 5 | 3 << 16, &[]).publish();
+    corrupt(pop(&r, 1 << 20), "tagged unknown kind");
     let r = new();
     {
         let mut f = Forge { ring: &r, at: 0 };
