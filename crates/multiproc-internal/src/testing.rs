@@ -494,3 +494,37 @@ pub fn fd_flags(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::c_int, lib
     }
     Ok((d, l))
 }
+
+/// Guards a test that could hang in this process (a receive on a peer that never answers):
+/// if it is still alive after `limit`, the whole test process aborts with the test's name,
+/// which fails the run instead of hanging it. Dropping the guard disarms it.
+#[must_use = "the watchdog is disarmed when the guard drops"]
+pub fn watchdog(limit: Duration) -> Watchdog {
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let seen = done.clone();
+    let name = std::thread::current().name().unwrap_or("a test").to_owned();
+    let start = std::time::Instant::now();
+    std::thread::spawn(move || {
+        while !seen.load(Ordering::Acquire) {
+            let left = limit.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                eprintln!("watchdog: {name} still running after {limit:?}: aborting");
+                std::process::abort();
+            }
+            std::thread::park_timeout(left.min(Duration::from_millis(100)));
+        }
+    });
+    Watchdog { done }
+}
+
+/// Disarms its [`watchdog`] when dropped.
+#[derive(Debug)]
+pub struct Watchdog {
+    done: std::sync::Arc<AtomicBool>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Release);
+    }
+}

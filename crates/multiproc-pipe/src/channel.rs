@@ -80,7 +80,7 @@ impl Spin {
     }
 
     /// How long the coming wait may spin, in nanoseconds (0: sleep at once).
-    fn plan(&mut self) -> u32 {
+    pub(crate) fn plan(&mut self) -> u32 {
         if !self.multi_cpu {
             return 0;
         }
@@ -95,12 +95,12 @@ impl Spin {
         0
     }
 
-    fn hit(&mut self) {
+    pub(crate) fn hit(&mut self) {
         self.budget_ns = MAX_SPIN_NS;
         self.idle_waits = 0;
     }
 
-    fn miss(&mut self) {
+    pub(crate) fn miss(&mut self) {
         self.budget_ns /= 2;
         if self.budget_ns < MIN_SPIN_NS {
             self.budget_ns = 0;
@@ -427,24 +427,13 @@ impl Channel {
         value: &T,
         moving: bool,
     ) -> Result<(), SendError> {
-        let mut buf = std::mem::take(&mut self.tx);
-        buf.clear();
-        let (encoded, mut handles) = transfer::collect(moving, || postcard::to_extend(value, buf));
-        let buf = match (encoded, handles.error.take()) {
-            (Ok(buf), None) => buf,
-            (_, Some(e)) => return Err(SendError::Encode(e.to_string())),
-            (Err(e), None) => return Err(SendError::Encode(e.to_string())),
-        };
-        let fds: Vec<RawFd> = handles.fds.iter().map(AsRawFd::as_raw_fd).collect();
-        let was_broken = self.broken;
-        let r = self.send_frame_fds(&buf, &fds);
-        if r.is_ok() || (self.broken && !was_broken) {
-            // Gone, or partly gone (the peer may hold the fds): the ends in it are not ours.
-            handles.mark_moved();
-        }
+        let buf = std::mem::take(&mut self.tx);
+        let (buf, r) = send_encoded(buf, value, moving, |buf, fds| {
+            let was_broken = self.broken;
+            let r = self.send_frame_fds(buf, fds);
+            (r, self.broken && !was_broken)
+        });
         self.tx = buf;
-        self.tx.truncate(0);
-        self.tx.shrink_to(KEEP_CAPACITY);
         r
     }
 
@@ -641,23 +630,13 @@ impl Channel {
     }
 
     /// Gives a received message's buffer back for reuse.
-    fn recycle(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        buf.shrink_to(KEEP_CAPACITY);
-        self.spare = buf;
+    fn recycle(&mut self, buf: Vec<u8>) {
+        recycle(&mut self.spare, buf);
     }
 
     pub(crate) fn recv_value<T: DeserializeOwned>(&mut self, wait: Wait) -> Result<T, RecvError> {
         let (msg, fds) = self.recv_frame_fds(wait)?;
-        // Handles in the message take their fds; the rest are closed.
-        let (decoded, handle_error) =
-            transfer::provide(fds, || postcard::take_from_bytes::<T>(&msg));
-        let r = match (decoded, handle_error) {
-            (_, Some(e)) => Err(RecvError::Decode(e.to_string())),
-            (Ok((v, [])), None) => Ok(v),
-            (Ok((_, rest)), None) => Err(RecvError::TrailingBytes { extra: rest.len() }),
-            (Err(e), None) => Err(RecvError::Decode(e.to_string())),
-        };
+        let r = decode(&msg, fds);
         self.recycle(msg);
         r
     }
@@ -710,6 +689,53 @@ impl Channel {
         }
         sys::poll_one(self.fd.as_fd(), libc::POLLIN, deadline)
     }
+}
+
+/// Encodes `value` into `buf` (reused: handed back cleared) and sends it with `send(bytes,
+/// fds)`, which says whether the send failed part-way (the peer may then hold the fds).
+/// `moving`: sent by value, so connection ends in it may go; once sent, or partly sent, they
+/// are marked as gone.
+pub(crate) fn send_encoded<T: Serialize + ?Sized>(
+    mut buf: Vec<u8>,
+    value: &T,
+    moving: bool,
+    send: impl FnOnce(&[u8], &[RawFd]) -> (Result<(), SendError>, bool),
+) -> (Vec<u8>, Result<(), SendError>) {
+    buf.clear();
+    let (encoded, mut handles) = transfer::collect(moving, || postcard::to_extend(value, buf));
+    let mut buf = match (encoded, handles.error.take()) {
+        (Ok(buf), None) => buf,
+        (_, Some(e)) => return (Vec::new(), Err(SendError::Encode(e.to_string()))),
+        (Err(e), None) => return (Vec::new(), Err(SendError::Encode(e.to_string()))),
+    };
+    let fds: Vec<RawFd> = handles.fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let (r, partly) = send(&buf, &fds);
+    if r.is_ok() || partly {
+        // Gone, or partly gone (the peer may hold the fds): the ends in it are not ours.
+        handles.mark_moved();
+    }
+    buf.clear();
+    buf.shrink_to(KEEP_CAPACITY);
+    (buf, r)
+}
+
+/// Decodes a received message as a `T`; handles in it take their fds from `fds`, and the
+/// fds nobody claimed are closed.
+pub(crate) fn decode<T: DeserializeOwned>(msg: &[u8], fds: Vec<OwnedFd>) -> Result<T, RecvError> {
+    let (decoded, handle_error) = transfer::provide(fds, || postcard::take_from_bytes::<T>(msg));
+    match (decoded, handle_error) {
+        (_, Some(e)) => Err(RecvError::Decode(e.to_string())),
+        (Ok((v, [])), None) => Ok(v),
+        (Ok((_, rest)), None) => Err(RecvError::TrailingBytes { extra: rest.len() }),
+        (Err(e), None) => Err(RecvError::Decode(e.to_string())),
+    }
+}
+
+/// Gives a received message's buffer back for reuse in `spare`.
+pub(crate) fn recycle(spare: &mut Vec<u8>, mut buf: Vec<u8>) {
+    buf.clear();
+    buf.shrink_to(KEEP_CAPACITY);
+    *spare = buf;
 }
 
 #[cfg(test)]

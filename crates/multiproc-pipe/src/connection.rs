@@ -2,6 +2,8 @@
 
 use crate::channel::{Channel, Wait};
 use crate::error::{NotSent, RecvError, SendError};
+use crate::link::Link;
+use crate::shm::{ShmChannel, DEFAULT_RING_CAPACITY};
 use crate::sys;
 use multiproc_internal::transfer::Transfer;
 use serde::de::DeserializeOwned;
@@ -236,11 +238,18 @@ macro_rules! recv_methods {
 
 /// Settings shared by every end.
 macro_rules! common_methods {
-    ($ty:ident, $tag:expr) => {
+    ($ty:ident, $tag:expr, sends: $sends:expr, receives: $receives:expr) => {
         impl $ty {
             /// The largest message this end sends or accepts, in bytes (default 1 GiB).
             pub fn max_message_size(&self) -> u64 {
                 self.chan.max()
+            }
+
+            /// What carries this end's messages: shared memory (what [`pipe`] gives) or a
+            /// socket (connections from a [`Listener`](crate::Listener), or forced with
+            /// [`PipeBuilder::transport`]).
+            pub fn transport(&self) -> Transport {
+                self.chan.transport()
             }
 
             /// Sets the largest message this end sends or accepts. A peer announcing a larger
@@ -256,12 +265,24 @@ macro_rules! common_methods {
             const MOVES: bool = true;
 
             fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
-                self.chan.check_transfer()?;
-                Ok(self.chan.fd())
+                self.chan.transfer_fds().map(|(fd, _)| fd)
+            }
+
+            fn transfer_extra_fds(&self) -> io::Result<Vec<BorrowedFd<'_>>> {
+                self.chan.transfer_fds().map(|(_, extra)| extra)
             }
 
             fn moved_flag(&self) -> Option<Arc<AtomicBool>> {
                 Some(self.chan.moved_flag())
+            }
+
+            fn from_transfer_fds(fd: OwnedFd, extra: Vec<OwnedFd>) -> io::Result<Self> {
+                if extra.is_empty() {
+                    return Self::from_transfer_fd(fd);
+                }
+                Ok($ty {
+                    chan: Link::Shm(ShmChannel::from_fds(fd, extra, $sends, $receives)?),
+                })
             }
 
             fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
@@ -279,7 +300,7 @@ macro_rules! common_methods {
                 // Options the peer may have set that would change how we read.
                 sys::reset_receive_options(fd.as_fd())?;
                 Ok($ty {
-                    chan: Channel::new(fd, unix),
+                    chan: Link::Socket(Channel::new(fd, unix)),
                 })
             }
         }
@@ -287,10 +308,12 @@ macro_rules! common_methods {
         multiproc_internal::serde_via_transfer!([] $ty);
 
         impl AsFd for $ty {
-            /// The socket, to wait on in an event loop (readable: bytes or the end of the
-            /// connection are there). Messages are read ahead, so after a readiness receive
-            /// with `try_recv` until [`RecvError::Empty`]: a message may be waiting in this
-            /// end's buffer while the socket is not readable. Do not read or write the socket.
+            /// The fd to wait on in an event loop: readable when a message (or the end of the
+            /// connection) may be there. After each readiness, receive with `try_recv` until
+            /// [`RecvError::Empty`]: messages are read ahead (over a socket) or announced only
+            /// to a receiver that said it sleeps (over shared memory, which `Empty` says), so
+            /// the fd is not readable while a message waits that an earlier readiness
+            /// announced. Do not read or write the fd.
             fn as_fd(&self) -> BorrowedFd<'_> {
                 self.chan.fd()
             }
@@ -299,6 +322,7 @@ macro_rules! common_methods {
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty))
+                    .field("transport", &self.chan.transport())
                     .field("fd", &self.chan.fd())
                     .field("max_message_size", &self.chan.max())
                     .finish()
@@ -315,7 +339,7 @@ macro_rules! common_methods {
 ///
 /// Sending and receiving take `&mut self`: one thread uses an end at a time.
 pub struct Connection {
-    chan: Channel,
+    chan: Link,
 }
 
 impl Connection {
@@ -325,40 +349,174 @@ impl Connection {
     /// An end over a connected, blocking stream socket: Unix-domain (`unix`) or TCP.
     pub(crate) fn from_socket(fd: std::os::fd::OwnedFd, unix: bool) -> Connection {
         Connection {
-            chan: Channel::new(fd, unix),
+            chan: Link::Socket(Channel::new(fd, unix)),
         }
     }
 }
 
-common_methods!(Connection, *b"MPCONN\0\0");
+common_methods!(Connection, *b"MPCONN\0\0", sends: true, receives: true);
 
 /// The sending end of a simplex pipe ([`pipe_simplex`]): it has no receiving methods.
 pub struct Sender {
-    chan: Channel,
+    chan: Link,
 }
 
 impl Sender {
     send_methods!();
 }
 
-common_methods!(Sender, *b"MPSEND\0\0");
+common_methods!(Sender, *b"MPSEND\0\0", sends: true, receives: false);
 
 /// The receiving end of a simplex pipe ([`pipe_simplex`]): it has no sending methods.
 pub struct Receiver {
-    chan: Channel,
+    chan: Link,
 }
 
 impl Receiver {
     recv_methods!();
 }
 
-common_methods!(Receiver, *b"MPRECV\0\0");
+common_methods!(Receiver, *b"MPRECV\0\0", sends: false, receives: true);
+
+/// What carries a pipe's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// A ring per direction in shared memory, with a Unix socket pair beside it for fds,
+    /// wake-ups and the end of the peer: a message is copied in and out, and no system call
+    /// is made while the receiver is awake. What [`pipe`] and [`pipe_simplex`] use.
+    SharedMemory,
+    /// A Unix stream socket pair: one system call per message or per batch of small ones.
+    /// Fewer fds per end; what connections from a [`Listener`](crate::Listener) use.
+    Socket,
+}
+
+/// Makes pipes with settings: the transport, the ring size, the message size cap.
+///
+/// By default the transport is [`Transport::SharedMemory`], falling back to
+/// [`Transport::Socket`] where shared memory cannot be made (a kernel or sandbox without
+/// `memfd_create`); [`transport`](PipeBuilder::transport) forces one.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use multiproc_pipe::{PipeBuilder, Transport};
+/// let (mut a, mut b) = PipeBuilder::new().transport(Transport::Socket).duplex()?;
+/// assert_eq!(a.transport(), Transport::Socket);
+/// a.send(&1u8)?;
+/// assert_eq!(b.recv::<u8>()?, 1);
+/// let (mut rx, mut tx) = PipeBuilder::new().ring_capacity(1 << 20).simplex()?;
+/// assert_eq!(rx.transport(), Transport::SharedMemory);
+/// let receiver = std::thread::spawn(move || rx.recv_bytes());
+/// tx.send_bytes(&vec![7; 3 << 20])?; // larger than the ring: it streams through
+/// assert_eq!(receiver.join().unwrap()?.len(), 3 << 20);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PipeBuilder {
+    transport: Option<Transport>,
+    ring_capacity: usize,
+    max_message_size: u64,
+}
+
+impl Default for PipeBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PipeBuilder {
+    /// The defaults: shared memory where possible, rings of [`DEFAULT_RING_CAPACITY`], a
+    /// message cap of [`DEFAULT_MAX_MESSAGE`](crate::DEFAULT_MAX_MESSAGE).
+    pub fn new() -> PipeBuilder {
+        PipeBuilder {
+            transport: None,
+            ring_capacity: DEFAULT_RING_CAPACITY,
+            max_message_size: crate::DEFAULT_MAX_MESSAGE,
+        }
+    }
+
+    /// Uses `transport`, without falling back to the other.
+    pub fn transport(mut self, transport: Transport) -> PipeBuilder {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The size of each shared-memory ring in bytes: a power of two from 4 KiB to 1 GiB
+    /// (checked when the pipe is made). Larger messages stream through it; a larger ring lets
+    /// a sender run further ahead of its receiver. Pages are committed as they are used.
+    pub fn ring_capacity(mut self, bytes: usize) -> PipeBuilder {
+        self.ring_capacity = bytes;
+        self
+    }
+
+    /// The largest message the ends send or accept (see
+    /// [`Connection::set_max_message_size`]).
+    pub fn max_message_size(mut self, max: u64) -> PipeBuilder {
+        self.max_message_size = max;
+        self
+    }
+
+    /// Makes the two ends with `shm` or `socket`, as the transport setting says.
+    fn make(
+        &self,
+        shm: impl FnOnce(usize) -> io::Result<(ShmChannel, ShmChannel)>,
+        socket: impl FnOnce() -> io::Result<(Channel, Channel)>,
+    ) -> io::Result<(Link, Link)> {
+        let (mut a, mut b) = match self.transport {
+            Some(Transport::Socket) => socket().map(|(a, b)| (Link::Socket(a), Link::Socket(b)))?,
+            Some(Transport::SharedMemory) => {
+                shm(self.ring_capacity).map(|(a, b)| (Link::Shm(a), Link::Shm(b)))?
+            }
+            None => match shm(self.ring_capacity) {
+                Ok((a, b)) => (Link::Shm(a), Link::Shm(b)),
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
+                Err(_) => socket().map(|(a, b)| (Link::Socket(a), Link::Socket(b)))?,
+            },
+        };
+        a.set_max(self.max_message_size);
+        b.set_max(self.max_message_size);
+        Ok((a, b))
+    }
+
+    /// A duplex pipe (see [`pipe`]).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a bad ring capacity; OS errors making the rings or sockets.
+    pub fn duplex(&self) -> io::Result<(Connection, Connection)> {
+        let (a, b) = self.make(ShmChannel::duplex, || {
+            let (a, b) = sys::socketpair()?;
+            Ok((Channel::new(a, true), Channel::new(b, true)))
+        })?;
+        Ok((Connection { chan: a }, Connection { chan: b }))
+    }
+
+    /// A simplex pipe: the receiving end and the sending end (see [`pipe_simplex`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`duplex`](PipeBuilder::duplex).
+    pub fn simplex(&self) -> io::Result<(Receiver, Sender)> {
+        let (r, s) = self.make(ShmChannel::simplex, || {
+            let (r, s) = sys::socketpair()?;
+            // Each direction that is never used is shut: nothing can flow the wrong way.
+            sys::shutdown(r.as_fd(), libc::SHUT_WR)?;
+            sys::shutdown(s.as_fd(), libc::SHUT_RD)?;
+            Ok((Channel::new(r, true), Channel::new(s, true)))
+        })?;
+        Ok((Receiver { chan: r }, Sender { chan: s }))
+    }
+}
 
 /// A duplex pipe: two connected ends, each able to send and receive (Python's `Pipe()`).
 ///
+/// Over shared memory ([`Transport::SharedMemory`]; [`PipeBuilder`] makes other kinds).
+///
 /// # Errors
 ///
-/// OS errors creating the socket pair (`EMFILE`, …).
+/// OS errors creating the rings or sockets (`EMFILE`, …).
 ///
 /// # Examples
 ///
@@ -373,15 +531,7 @@ common_methods!(Receiver, *b"MPRECV\0\0");
 /// # Ok(()) }
 /// ```
 pub fn pipe() -> io::Result<(Connection, Connection)> {
-    let (a, b) = sys::socketpair()?;
-    Ok((
-        Connection {
-            chan: Channel::new(a, true),
-        },
-        Connection {
-            chan: Channel::new(b, true),
-        },
-    ))
+    PipeBuilder::new().duplex()
 }
 
 /// A simplex pipe: the receiving end and the sending end (Python's `Pipe(duplex=False)`,
@@ -389,7 +539,7 @@ pub fn pipe() -> io::Result<(Connection, Connection)> {
 ///
 /// # Errors
 ///
-/// OS errors creating the socket pair.
+/// OS errors creating the ring or sockets.
 ///
 /// # Examples
 ///
@@ -401,18 +551,7 @@ pub fn pipe() -> io::Result<(Connection, Connection)> {
 /// # Ok(()) }
 /// ```
 pub fn pipe_simplex() -> io::Result<(Receiver, Sender)> {
-    let (r, s) = sys::socketpair()?;
-    // Each direction that is never used is shut: nothing can flow the wrong way.
-    sys::shutdown(r.as_fd(), libc::SHUT_WR)?;
-    sys::shutdown(s.as_fd(), libc::SHUT_RD)?;
-    Ok((
-        Receiver {
-            chan: Channel::new(r, true),
-        },
-        Sender {
-            chan: Channel::new(s, true),
-        },
-    ))
+    PipeBuilder::new().simplex()
 }
 
 /// Something [`wait`] can wait on: an end of this crate, or any socket or fd.
@@ -425,31 +564,40 @@ pub trait Waitable {
     /// The fd to poll.
     fn wait_fd(&self) -> BorrowedFd<'_>;
 
-    /// Whether something can be received without reading the fd.
+    /// Whether something can be received without reading the fd. Called by [`wait`] just
+    /// before it sleeps (a shared-memory end says here that it sleeps, so that its peer
+    /// wakes it).
     fn has_buffered(&self) -> bool {
         false
     }
-}
 
-impl Waitable for Connection {
-    fn wait_fd(&self) -> BorrowedFd<'_> {
-        self.chan.fd()
-    }
-
-    fn has_buffered(&self) -> bool {
-        self.chan.has_buffered()
+    /// Called by [`wait`] once the fd polled readable: whether that means something to
+    /// receive (a shared-memory end reads its wake-ups here and looks at its ring). By
+    /// default, readable is ready.
+    fn settle(&self) -> bool {
+        true
     }
 }
 
-impl Waitable for Receiver {
-    fn wait_fd(&self) -> BorrowedFd<'_> {
-        self.chan.fd()
-    }
+macro_rules! waitable_end {
+    ($($ty:ty),*) => {$(
+        impl Waitable for $ty {
+            fn wait_fd(&self) -> BorrowedFd<'_> {
+                self.chan.fd()
+            }
 
-    fn has_buffered(&self) -> bool {
-        self.chan.has_buffered()
-    }
+            fn has_buffered(&self) -> bool {
+                self.chan.has_buffered()
+            }
+
+            fn settle(&self) -> bool {
+                self.chan.settle()
+            }
+        }
+    )*};
 }
+
+waitable_end!(Connection, Receiver);
 
 impl<T: Waitable + ?Sized> Waitable for &T {
     fn wait_fd(&self) -> BorrowedFd<'_> {
@@ -458,6 +606,10 @@ impl<T: Waitable + ?Sized> Waitable for &T {
 
     fn has_buffered(&self) -> bool {
         (**self).has_buffered()
+    }
+
+    fn settle(&self) -> bool {
+        (**self).settle()
     }
 }
 
@@ -506,17 +658,25 @@ waitable_fd!(
 /// ```
 pub fn wait<T: Waitable>(ends: &[T], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
     let fds: Vec<BorrowedFd<'_>> = ends.iter().map(Waitable::wait_fd).collect();
-    // Something already read ahead: report it, with whatever else is ready right now.
-    let deadline = if ends.iter().any(Waitable::has_buffered) {
-        Some(Instant::now())
-    } else {
-        timeout.and_then(|t| Instant::now().checked_add(t))
-    };
-    let ready = sys::poll_readable(&fds, deadline)?;
-    Ok(ready
-        .iter()
-        .zip(ends)
-        .enumerate()
-        .filter_map(|(i, (&r, e))| (r || e.has_buffered()).then_some(i))
-        .collect())
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let buffered: Vec<bool> = ends.iter().map(Waitable::has_buffered).collect();
+        // Something already there: report it, with whatever else is ready right now.
+        let until = if buffered.contains(&true) {
+            Some(Instant::now())
+        } else {
+            deadline
+        };
+        let readable = sys::poll_readable(&fds, until)?;
+        let ready: Vec<usize> = (0..ends.len())
+            .filter(|&i| buffered[i] || (readable[i] && ends[i].settle()))
+            .collect();
+        // Readable with nothing to receive (a stale wake-up, now read): sleep again.
+        if !ready.is_empty() || !readable.contains(&true) {
+            return Ok(ready);
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(ready);
+        }
+    }
 }

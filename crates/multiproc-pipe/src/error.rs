@@ -31,6 +31,9 @@ pub enum SendError {
     },
     /// fds (handles) can only travel over a Unix-domain socket, not TCP. Nothing was sent.
     FdsUnsupported,
+    /// The peer broke the rules of the shared-memory transport (its read position in the
+    /// shared ring is impossible: a corrupted or hostile peer). The connection is closed.
+    Protocol(String),
     /// Another I/O error. If part of the message had gone, the connection is closed: a peer
     /// never sees half a message as a whole one.
     Io(io::Error),
@@ -51,6 +54,7 @@ impl fmt::Display for SendError {
             SendError::FdsUnsupported => {
                 f.write_str("fds can only be sent over a Unix-domain socket, not TCP")
             }
+            SendError::Protocol(why) => write!(f, "the peer broke the protocol: {why}"),
             SendError::Io(e) => write!(f, "send failed: {e}"),
         }
     }
@@ -73,6 +77,7 @@ impl From<SendError> for io::Error {
             | SendError::Encode(_)
             | SendError::TooManyFds { .. }
             | SendError::FdsUnsupported => io::ErrorKind::InvalidInput,
+            SendError::Protocol(_) => io::ErrorKind::InvalidData,
             SendError::Io(e) => e.kind(),
         };
         io::Error::new(kind, e)

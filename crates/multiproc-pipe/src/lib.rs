@@ -130,19 +130,24 @@ mod channel;
 mod connection;
 mod error;
 mod fd;
+mod link;
 mod listener;
+mod shm;
 mod sys;
 
 pub use crate::{
     auth::AuthKey,
     channel::{DEFAULT_MAX_MESSAGE, MAX_FDS, MAX_MESSAGE_LIMIT},
-    connection::{pipe, pipe_simplex, wait, Connection, Receiver, Sender, Waitable},
+    connection::{
+        pipe, pipe_simplex, wait, Connection, PipeBuilder, Receiver, Sender, Transport, Waitable,
+    },
     error::{ConnectError, NotSent, RecvError, SendError},
     fd::Fd,
     listener::{
         Address, Client, ClientBuilder, Listener, ListenerBuilder, DEFAULT_BACKLOG,
         DEFAULT_HANDSHAKE_TIMEOUT,
     },
+    shm::DEFAULT_RING_CAPACITY,
 };
 
 /// Handles inside typed messages: the [`Transfer`] trait that shared objects and connection

@@ -2,17 +2,20 @@
 //! the shared objects of the other crates, inside typed messages; and what a hostile peer's
 //! fds and placeholders get.
 
-use multiproc_internal::testing::fork_child;
+use crate::transport::{pipe, pipe_simplex};
+use multiproc_internal::testing::{fork_child, watchdog};
 use multiproc_pipe::transfer::Transfer;
-use multiproc_pipe::{pipe, pipe_simplex, Connection, Fd, RecvError, SendError, MAX_FDS};
+use multiproc_pipe::{Connection, Fd, RecvError, SendError, MAX_FDS};
 use multiproc_shm::Value;
 use multiproc_sync::{Event, Lock};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
+
+/// The longest any test here may take: a hang aborts the run instead.
+const WATCHDOG: Duration = Duration::from_secs(120);
 
 /// Bounds every wait on a peer: a hang becomes a failure.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -34,6 +37,7 @@ fn temp_file(tag: &str) -> (std::path::PathBuf, std::fs::File) {
 
 #[test]
 fn a_file_opened_after_the_child_started_is_handed_to_it() {
+    let _dog = watchdog(WATCHDOG);
     let (mut parent, mut child_end) = pipe().unwrap();
     let child = fork_child(|| {
         let (what, fd): (String, Fd) = child_end.recv().unwrap();
@@ -66,6 +70,7 @@ struct Ends {
 
 #[test]
 fn connection_ends_move_to_a_child_started_before_they_existed() {
+    let _dog = watchdog(WATCHDOG);
     let (mut control, mut child_control) = pipe().unwrap();
     let child = fork_child(|| {
         let mut ends: Ends = child_control.recv().unwrap();
@@ -111,6 +116,7 @@ struct Job {
 
 #[test]
 fn shared_objects_handed_to_a_running_child_are_the_same_objects() {
+    let _dog = watchdog(WATCHDOG);
     let (mut parent, mut child_end) = pipe().unwrap();
     let child = fork_child(|| {
         let job: Job = child_end.recv().unwrap();
@@ -136,6 +142,7 @@ fn shared_objects_handed_to_a_running_child_are_the_same_objects() {
 
 #[test]
 fn a_connection_end_sent_by_reference_is_refused_and_nothing_is_sent() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     let (_mine, theirs) = pipe().unwrap();
     match a.send(&theirs) {
@@ -147,26 +154,37 @@ fn a_connection_end_sent_by_reference_is_refused_and_nothing_is_sent() {
 }
 
 #[test]
-fn an_end_holding_unread_messages_stays_and_is_handed_back() {
+fn an_end_holding_unread_messages_loses_none_of_them() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     let (mut x, mut y) = pipe().unwrap();
     x.send(&1u8).unwrap();
     x.send(&2u8).unwrap();
-    assert_eq!(y.recv::<u8>().unwrap(), 1); // reads both ahead
-    let back = match a.send_owned(y) {
-        Err(e) => {
-            assert!(matches!(e.error, SendError::Encode(_)), "{e:?}");
-            e.value
-        }
-        Ok(()) => panic!("an end with a buffered message went"),
-    };
-    y = back;
-    assert_eq!(y.recv::<u8>().unwrap(), 2);
-    // Once drained it can go.
-    a.send_owned(y).unwrap();
-    let mut y: Connection = b.recv().unwrap();
-    x.send(&3u8).unwrap();
-    assert_eq!(y.recv::<u8>().unwrap(), 3);
+    assert_eq!(y.recv::<u8>().unwrap(), 1);
+    if y.transport() == multiproc_pipe::Transport::Socket {
+        // Message 2 was read ahead into this end's buffer: the end stays, handed back.
+        let back = match a.send_owned(y) {
+            Err(e) => {
+                assert!(matches!(e.error, SendError::Encode(_)), "{e:?}");
+                e.value
+            }
+            Ok(()) => panic!("an end with a buffered message went"),
+        };
+        y = back;
+        assert_eq!(y.recv::<u8>().unwrap(), 2);
+        // Once drained it can go.
+        a.send_owned(y).unwrap();
+        let mut y: Connection = b.recv().unwrap();
+        x.send(&3u8).unwrap();
+        assert_eq!(y.recv::<u8>().unwrap(), 3);
+    } else {
+        // Message 2 is still in the shared ring: it goes with the end.
+        a.send_owned(y).unwrap();
+        let mut y: Connection = b.recv().unwrap();
+        x.send(&3u8).unwrap();
+        assert_eq!(y.recv::<u8>().unwrap(), 2);
+        assert_eq!(y.recv::<u8>().unwrap(), 3);
+    }
 }
 
 fn same_file(a: &impl AsFd, b: &impl AsFd) -> bool {
@@ -179,8 +197,28 @@ fn same_file(a: &impl AsFd, b: &impl AsFd) -> bool {
     (m.dev(), m.ino()) == (n.dev(), n.ino())
 }
 
+/// A handle of our own, claiming to be a `Value` while it is a file.
+struct Impostor(OwnedFd);
+
+impl Transfer for Impostor {
+    const TAG: [u8; 8] = *b"MPVALUE\0";
+    fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        Ok(self.0.as_fd())
+    }
+    fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
+        Ok(Impostor(fd))
+    }
+}
+
+impl Serialize for Impostor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        multiproc_pipe::transfer::serialize(self, s)
+    }
+}
+
 #[test]
 fn bytes_with_fds_arrive_together_and_in_order() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     let (pa, fa) = temp_file("fds-a");
     let (pb, fb) = temp_file("fds-b");
@@ -203,6 +241,7 @@ fn bytes_with_fds_arrive_together_and_in_order() {
 
 #[test]
 fn more_fds_than_the_kernel_passes_is_refused_before_sending() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     let null = std::fs::File::open("/dev/null").unwrap();
     let fds = vec![null.as_fd(); MAX_FDS + 1];
@@ -220,6 +259,7 @@ fn open_fds() -> usize {
 
 #[test]
 fn fds_nobody_claims_are_closed() {
+    let _dog = watchdog(WATCHDOG);
     // In a child: it has one thread, so its fd count moves only with what it does.
     fork_child(|| {
         let (mut a, mut b) = pipe().unwrap();
@@ -243,46 +283,9 @@ fn fds_nobody_claims_are_closed() {
     .assert_success();
 }
 
-/// A raw view of an end's socket, to play a peer that breaks the protocol.
-fn raw(end: &impl AsFd) -> UnixStream {
-    UnixStream::from(end.as_fd().try_clone_to_owned().unwrap())
-}
-
-#[test]
-fn fds_announced_but_not_sent_close_the_connection() {
-    let (a, mut b) = pipe().unwrap();
-    let head = 3u64 | (2u64 << 48); // three bytes and two fds, but no fds come
-    let mut s = raw(&a);
-    s.write_all(&head.to_le_bytes()).unwrap();
-    s.write_all(b"abc").unwrap();
-    match b.recv_bytes() {
-        Err(RecvError::Protocol(e)) => assert!(e.contains("2 fds"), "{e}"),
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(b.recv_bytes(), Err(RecvError::Disconnected)));
-}
-
-/// A handle of our own, claiming to be a `Value` while it is a file.
-struct Impostor(OwnedFd);
-
-impl Transfer for Impostor {
-    const TAG: [u8; 8] = *b"MPVALUE\0";
-    fn transfer_fd(&self) -> io::Result<BorrowedFd<'_>> {
-        Ok(self.0.as_fd())
-    }
-    fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
-        Ok(Impostor(fd))
-    }
-}
-
-impl Serialize for Impostor {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        multiproc_pipe::transfer::serialize(self, s)
-    }
-}
-
 #[test]
 fn a_handle_that_is_not_what_it_claims_is_a_decoding_error() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     // Another kind of handle than asked for.
     a.send(&Event::new().unwrap()).unwrap();
@@ -295,10 +298,10 @@ fn a_handle_that_is_not_what_it_claims_is_a_decoding_error() {
     a.send(&Impostor(null.into())).unwrap();
     assert!(matches!(b.recv::<Value<u64>>(), Err(RecvError::Decode(_))));
     // A placeholder whose index has no fd.
-    a.send_bytes(&postcard::to_allocvec(&(*b"MPFD\0\0\0\0", 3u32)).unwrap())
+    a.send_bytes(&postcard::to_allocvec(&(*b"MPFD\0\0\0\0", 3u32, 0u8)).unwrap())
         .unwrap();
     match b.recv::<Fd>() {
-        Err(RecvError::Decode(e)) => assert!(e.contains("fd 3 but 0"), "{e}"),
+        Err(RecvError::Decode(e)) => assert!(e.contains("fds 3..=3 but 0"), "{e}"),
         other => panic!("{other:?}"),
     }
     // None of these broke the connection.
@@ -308,12 +311,14 @@ fn a_handle_that_is_not_what_it_claims_is_a_decoding_error() {
 
 #[test]
 fn handles_cannot_be_encoded_outside_a_connection() {
+    let _dog = watchdog(WATCHDOG);
     let v = Value::new(1u32).unwrap();
     assert!(postcard::to_allocvec(&v).is_err());
 }
 
 #[test]
 fn fds_do_not_travel_over_tcp_but_a_tcp_end_travels_over_a_pipe() {
+    let _dog = watchdog(WATCHDOG);
     use multiproc_pipe::{Address, Client, Listener};
     let listener = Listener::bind(Address::Tcp("127.0.0.1:0".parse().unwrap()), None).unwrap();
     let address = listener.address().clone();
@@ -353,6 +358,7 @@ fn fds_do_not_travel_over_tcp_but_a_tcp_end_travels_over_a_pipe() {
 
 #[test]
 fn an_end_sent_through_a_reference_is_dead_here_afterwards() {
+    let _dog = watchdog(WATCHDOG);
     let (mut control, mut far) = pipe().unwrap();
     let (mut mine, theirs) = pipe().unwrap();
     // By value of a reference (or of an Arc): the end itself stays in this scope.
@@ -382,6 +388,7 @@ fn an_end_sent_through_a_reference_is_dead_here_afterwards() {
 
 #[test]
 fn an_end_whose_stream_broke_cannot_travel() {
+    let _dog = watchdog(WATCHDOG);
     let (mut a, mut b) = pipe().unwrap();
     b.set_max_message_size(100);
     a.send_bytes(&[0u8; 200]).unwrap();
@@ -407,6 +414,7 @@ impl Serialize for Temporary {
 
 #[test]
 fn a_handle_made_during_encoding_sends_its_own_file() {
+    let _dog = watchdog(WATCHDOG);
     let (public, mut p) = temp_file("public");
     let (secret, mut q) = temp_file("secret");
     p.write_all(b"public").unwrap();
@@ -425,6 +433,7 @@ fn a_handle_made_during_encoding_sends_its_own_file() {
 
 #[test]
 fn a_handed_socket_is_read_with_our_options_not_the_senders() {
+    let _dog = watchdog(WATCHDOG);
     use multiproc_internal::testing::set_socket_option;
     let (mut control, mut far) = pipe().unwrap();
     let (mut mine, theirs) = pipe().unwrap();
@@ -449,25 +458,4 @@ fn a_handed_socket_is_read_with_our_options_not_the_senders() {
     assert_eq!((m.as_slice(), got.len()), (&b"many"[..], MAX_FDS));
     drop(got);
     assert!(std::fs::read_dir("/proc/self/fd").unwrap().count() <= before + 5);
-}
-
-#[test]
-fn fds_no_message_claims_close_the_connection() {
-    // fds attached to the middle of a small message, announced by no header.
-    let (a, mut b) = pipe().unwrap();
-    let s = raw(&a);
-    let head = 4u64.to_le_bytes();
-    let null = std::fs::File::open("/dev/null").unwrap();
-    (&s).write_all(&head).unwrap();
-    multiproc_internal::fdpass::send_fds(s.as_fd(), b"ab", &[null.as_fd(), null.as_fd()]).unwrap();
-    (&s).write_all(b"cd").unwrap();
-    (&s).write_all(&1u64.to_le_bytes()).unwrap();
-    (&s).write_all(b"x").unwrap();
-    let first = b.recv_bytes();
-    let second = b.recv_bytes();
-    assert!(
-        matches!(&first, Err(RecvError::Protocol(_)))
-            || matches!(&second, Err(RecvError::Protocol(_))),
-        "{first:?} {second:?}"
-    );
 }
