@@ -26,23 +26,64 @@
 //!   One run each, not a criterion estimate. With a filter it runs only if the filter is a
 //!   substring of that name; in test mode (`cargo test --benches`) it runs with tiny counts;
 //!   without `python3` it is skipped with a note.
+//! - `iceoryx2`: iceoryx2's publish/subscribe (`ipc` services: shared memory and lock-free
+//!   queues, no system call per message), between the parent and a forked peer, one service
+//!   per direction: W1's peer echoes on the second service, W2's and W3's acknowledge the end
+//!   marker on it. Used copy-in/copy-out, to move the same messages as the other rows: the
+//!   publisher loans a slice (`loan_slice_uninit`), copies the message in
+//!   (`write_from_slice`) and sends it; the subscriber busy-polls `receive()` (with
+//!   `spin_loop`, never sleeping: its core is busy all the time it waits), copies the payload
+//!   out into a new `Vec` and releases the sample. iceoryx2's zero-copy use (building the
+//!   message in the loan, reading it in place) saves both copies and is not measured here.
+//!   Per service: one publisher, one subscriber, no history, a subscriber queue of `slots`
+//!   messages (below), no safe overflow and `RetryUntilDelivered` (a full queue makes the
+//!   publisher retry: nothing is dropped), a maximum slice of one message (64 bytes or
+//!   1 MiB). The peer makes its own node and ports after the fork (iceoryx2 is not fork-safe
+//!   with live nodes) and announces itself before the parent sends. Each row runs in a private
+//!   iceoryx2 domain (its own root folder in the temp directory and file prefix, both naming
+//!   the pid): the peer is told to quit rather than killed, so both nodes drop and remove their
+//!   files, then the row removes the domain, failing if anything but iceoryx2's node counter
+//!   (a 16-byte shared-memory object it keeps on purpose) was left.
+//! - `crossbeam_channel_threads`, the in-process ceiling: crossbeam-channel's bounded channels
+//!   between the bench's thread (CPU 0) and a peer thread pinned to CPU 1, moving `Vec<u8>`:
+//!   the sender copies each message into a new `Vec` (as `recv_bytes` returns a new one) and
+//!   moves it through; in W2 and W3 the peer takes it and drops it (through `black_box`, not
+//!   reading its bytes), and acknowledges the end marker (an empty `Vec`) on a second channel;
+//!   in W1 it sends the same `Vec` back. So one copy and one allocation per message, where the
+//!   process rows copy in and out. Blocking `send`/`recv` (crossbeam spins a little, then
+//!   parks the thread).
+//!
+//! Queue sizes: the bounded queues (crossbeam's channels, iceoryx2's subscriber queues) hold
+//! `slots(len)` messages, as many as a 256 KiB ring holds (4096 of 64 bytes), at least 4: so
+//! 4 of 1 MiB (4 MiB in flight) in W3, where a 256 KiB ring would hold none whole.
 //!
 //! A one-way sample sends its messages, then an end marker that the child acknowledges, so the
 //! time covers delivery, not only queuing in the socket buffer. The parent is pinned to CPU 0
-//! and every peer process (Rust or Python) to CPU 1: each message crosses cores. Each peer is
-//! killed by its pid when its row is done: it holds copies of every end, so it would never see
-//! the connection close.
+//! and every peer process (Rust or Python) or thread to CPU 1: each message crosses cores.
+//! Each peer process but iceoryx2's is killed by its pid when its row is done: it holds copies
+//! of every end, so it would never see the connection close.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use crossbeam_channel::bounded;
+use iceoryx2::port::publisher::Publisher;
+use iceoryx2::port::subscriber::Subscriber;
+use iceoryx2::prelude::{
+    BackpressureStrategy, Config, FileName, Node, NodeBuilder, Path, SemanticString,
+    SignalHandlingMode,
+};
+use iceoryx2::service::port_factory::publish_subscribe::PortFactory;
 use interprocess::unnamed_pipe;
 use ipc_channel::ipc;
 use multiproc_benches::python::{run_script, Invocation};
 use multiproc_benches::sys::pin_to_cpu;
 use multiproc_internal::testing::{fork_child, ForkChild};
 use multiproc_pipe::pipe;
+use std::hint::{black_box, spin_loop};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 const SMALL: usize = 64;
@@ -73,6 +114,202 @@ fn peer(body: impl FnOnce()) -> ForkChild {
 fn stop(child: ForkChild) {
     child.kill().unwrap();
     child.wait();
+}
+
+/// The in-flight budget of the bounded queues (crossbeam's channels, iceoryx2's subscriber
+/// queues): a 256 KiB ring's worth.
+const RING: usize = 256 << 10;
+
+/// Slots of a bounded queue of `len`-byte messages: as many as fill a 256 KiB ring (4096 of
+/// 64 bytes), at least 4 (so 4 of 1 MiB: 4 MiB in flight).
+fn slots(len: usize) -> usize {
+    (RING / len).max(4)
+}
+
+/// Spawns a peer thread that pins itself to the other CPU (`pin_to_cpu` sets the calling
+/// thread's affinity: `sched_setaffinity(0, ...)`).
+fn thread_peer(body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    let cpu = (PARENT_CPU + 1) % cpus();
+    std::thread::spawn(move || {
+        pin_to_cpu(cpu);
+        body();
+    })
+}
+
+/// Control messages of the iceoryx2 rows: a single byte, which no workload's message is.
+const IOX_READY: &[u8] = b"r";
+/// The end of a one-way sample, acknowledged with [`IOX_ACK`].
+const IOX_END: &[u8] = b"e";
+const IOX_ACK: &[u8] = b"a";
+/// Tells the peer to drop its iceoryx2 ports and node and return.
+const IOX_QUIT: &[u8] = b"q";
+
+/// iceoryx2's inter-process service variant.
+type Ipc = iceoryx2::service::ipc::Service;
+type IoxService = PortFactory<Ipc, [u8], ()>;
+
+/// Where iceoryx2 keeps its shared-memory objects on Linux.
+const SHM_DIR: &str = "/dev/shm";
+
+/// A private iceoryx2 domain for one row: a root directory and a file prefix of its own (the
+/// pid and a row number), so the row neither sees nor cleans up another iceoryx2 user's
+/// resources, and can check that it left none of its own.
+struct IoxDomain {
+    config: Config,
+    root: std::path::PathBuf,
+    prefix: String,
+}
+
+impl IoxDomain {
+    fn new() -> IoxDomain {
+        static ROWS: AtomicU32 = AtomicU32::new(0);
+        let (pid, row) = (std::process::id(), ROWS.fetch_add(1, Ordering::Relaxed));
+        let prefix = format!("multiproc_bench_{pid}_{row}_");
+        let root = std::env::temp_dir().join(format!("multiproc-bench-iceoryx2-{pid}-{row}"));
+        let mut config = Config::default();
+        config.global.prefix = FileName::new(prefix.as_bytes()).expect("iceoryx2 prefix");
+        let root_path = format!("{}/", root.display());
+        config
+            .global
+            .set_root_path(&Path::new(root_path.as_bytes()).expect("iceoryx2 root path"));
+        IoxDomain {
+            config,
+            root,
+            prefix,
+        }
+    }
+
+    /// Removes the domain once its last node is gone: what may remain is folders under the
+    /// root and, in shared memory, the domain's node counter, which iceoryx2 keeps on purpose
+    /// (nothing owns it). Anything else is a leak, and fails the row.
+    fn remove(self) {
+        fn remove_folders(dir: &std::path::Path) {
+            for entry in std::fs::read_dir(dir).expect("read iceoryx2 root") {
+                let path = entry.expect("iceoryx2 root entry").path();
+                assert!(path.is_dir(), "iceoryx2 left {}", path.display());
+                remove_folders(&path);
+            }
+            std::fs::remove_dir(dir).expect("remove iceoryx2 folder");
+        }
+        remove_folders(&self.root);
+        for entry in std::fs::read_dir(SHM_DIR).expect("read /dev/shm") {
+            let entry = entry.expect("/dev/shm entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&self.prefix) {
+                assert!(
+                    name.ends_with(".global_mgmt"),
+                    "iceoryx2 left {SHM_DIR}/{name}"
+                );
+                std::fs::remove_file(entry.path()).expect("remove iceoryx2 node counter");
+            }
+        }
+    }
+}
+
+/// One side of an iceoryx2 connection: a publisher on one service, a subscriber on the other.
+/// Fields drop in order: ports, then services, then the node (which removes its files; the
+/// last node of a service removes the service's).
+struct IoxEnd {
+    tx: Publisher<Ipc, [u8], ()>,
+    rx: Subscriber<Ipc, [u8], ()>,
+    _services: [IoxService; 2],
+    _node: Node<Ipc>,
+}
+
+impl IoxEnd {
+    /// Opens (or creates) the services `out` and `input` in `domain`, publishes on `out` and
+    /// subscribes to `input`. Every message is at most `max_len` bytes; each subscriber queues
+    /// up to `slots` of them, and a full queue makes the publisher retry (no overflow, no
+    /// loss).
+    fn new(domain: &IoxDomain, out: &str, input: &str, max_len: usize, slots: usize) -> IoxEnd {
+        let node = NodeBuilder::new()
+            .config(&domain.config)
+            .signal_handling_mode(SignalHandlingMode::Disabled)
+            .create::<Ipc>()
+            .expect("iceoryx2 node");
+        let service = |name: &str| {
+            node.service_builder(&name.try_into().expect("iceoryx2 service name"))
+                .publish_subscribe::<[u8]>()
+                .max_publishers(1)
+                .max_subscribers(1)
+                .max_nodes(2)
+                .history_size(0)
+                .subscriber_max_buffer_size(slots)
+                .enable_safe_overflow(false)
+                .open_or_create()
+                .expect("iceoryx2 service")
+        };
+        let (out, input) = (service(out), service(input));
+        let tx = out
+            .publisher_builder()
+            .initial_max_slice_len(max_len)
+            .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
+            .create()
+            .expect("iceoryx2 publisher");
+        let rx = input
+            .subscriber_builder()
+            .buffer_size(slots)
+            .create()
+            .expect("iceoryx2 subscriber");
+        IoxEnd {
+            tx,
+            rx,
+            _services: [out, input],
+            _node: node,
+        }
+    }
+
+    /// Loans a slice, copies `msg` in, sends it.
+    fn send(&self, msg: &[u8]) {
+        let sample = self.tx.loan_slice_uninit(msg.len()).expect("iceoryx2 loan");
+        sample.write_from_slice(msg).send().expect("iceoryx2 send");
+    }
+
+    /// Busy-polls for a sample and copies its bytes out into a new `Vec`.
+    fn recv(&self) -> Vec<u8> {
+        loop {
+            if let Some(sample) = self.rx.receive().expect("iceoryx2 receive") {
+                return sample.payload().to_vec();
+            }
+            spin_loop();
+        }
+    }
+}
+
+/// An iceoryx2 row's two processes and their domain.
+struct IoxRow {
+    end: IoxEnd,
+    child: ForkChild,
+    domain: IoxDomain,
+}
+
+impl IoxRow {
+    /// The parent creates the services and its ports, then forks a peer that makes its own
+    /// node and ports (after the fork: iceoryx2 is not fork-safe with live nodes) and runs
+    /// `body`; the peer announces itself with [`IOX_READY`], so the parent sends nothing before
+    /// the peer subscribes.
+    fn new(group: &str, max_len: usize, slots: usize, body: impl FnOnce(&IoxEnd)) -> IoxRow {
+        let domain = IoxDomain::new();
+        let (down, up) = (format!("{group}/down"), format!("{group}/up"));
+        let end = IoxEnd::new(&domain, &down, &up, max_len, slots);
+        let child = peer(|| {
+            let end = IoxEnd::new(&domain, &up, &down, max_len, slots);
+            end.send(IOX_READY);
+            body(&end);
+        });
+        assert_eq!(end.recv(), IOX_READY);
+        IoxRow { end, child, domain }
+    }
+
+    /// Ends the row: the peer drops its ports and node on [`IOX_QUIT`] and exits (killing it
+    /// would leave its node's files behind); then the parent's go, then the domain.
+    fn stop(self) {
+        self.end.send(IOX_QUIT);
+        let exit = self.child.wait();
+        drop(self.end);
+        assert!(exit.success(), "iceoryx2 peer: {exit:?}");
+        self.domain.remove();
+    }
 }
 
 /// Python's figures for `group`: `args` when measuring, `test_args` in test mode.
@@ -232,6 +469,42 @@ fn w1(c: &mut Criterion) {
     });
     stop(child);
     drop((output, input));
+
+    // iceoryx2: one service per direction; the peer echoes each message (copied out, then in).
+    let iox = IoxRow::new(W1, SMALL, slots(SMALL), |end| loop {
+        let m = end.recv();
+        if m == IOX_QUIT {
+            return;
+        }
+        end.send(&m);
+    });
+    g.bench_function("iceoryx2", |bench| {
+        bench.iter(|| {
+            iox.end.send(&msg);
+            iox.end.recv()
+        })
+    });
+    iox.stop();
+
+    // crossbeam-channel between two threads, one channel per direction; the peer thread sends
+    // back the `Vec` it received.
+    let (to_peer, from_main) = bounded::<Vec<u8>>(slots(SMALL));
+    let (to_main, from_peer) = bounded::<Vec<u8>>(slots(SMALL));
+    let thread = thread_peer(move || {
+        while let Ok(m) = from_main.recv() {
+            if to_main.send(m).is_err() {
+                return;
+            }
+        }
+    });
+    g.bench_function("crossbeam_channel_threads", |bench| {
+        bench.iter(|| {
+            to_peer.send(msg.to_vec()).unwrap();
+            from_peer.recv().unwrap()
+        })
+    });
+    drop((to_peer, from_peer));
+    thread.join().unwrap();
     g.finish();
 
     python(W1, &["w1", "20000"], &["w1", "10"]);
@@ -370,6 +643,50 @@ fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
     });
     stop(child);
     drop((output, up_rx));
+
+    // iceoryx2: messages down one service, the acknowledgement up the other.
+    let iox = IoxRow::new(group, len, slots(len), |end| loop {
+        let m = end.recv();
+        if m == IOX_QUIT {
+            return;
+        }
+        if m == IOX_END {
+            end.send(IOX_ACK);
+        }
+    });
+    one_way_row(&mut g, "iceoryx2", |iters| {
+        for _ in 0..iters {
+            iox.end.send(&msg);
+        }
+        iox.end.send(IOX_END);
+        assert_eq!(iox.end.recv(), IOX_ACK);
+    });
+    iox.stop();
+
+    // crossbeam-channel between two threads: a new `Vec` per message (the copy in); the end
+    // marker is an empty one, acknowledged on a second channel.
+    let (tx, rx) = bounded::<Vec<u8>>(slots(len));
+    let (ack_tx, ack_rx) = bounded::<()>(1);
+    let thread = thread_peer(move || {
+        while let Ok(m) = rx.recv() {
+            if m.is_empty() {
+                if ack_tx.send(()).is_err() {
+                    return;
+                }
+            } else {
+                black_box(&m);
+            }
+        }
+    });
+    one_way_row(&mut g, "crossbeam_channel_threads", |iters| {
+        for _ in 0..iters {
+            tx.send(msg.to_vec()).unwrap();
+        }
+        tx.send(Vec::new()).unwrap();
+        ack_rx.recv().unwrap();
+    });
+    drop((tx, ack_rx));
+    thread.join().unwrap();
     g.finish();
 }
 
