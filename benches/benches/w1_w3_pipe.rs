@@ -6,9 +6,11 @@
 //!
 //! Rows of each group:
 //!
-//! - `multiproc_pipe`: `multiproc_pipe::pipe()`, `send_bytes` and `recv_bytes` (a new `Vec` per
-//!   message, as Python's `recv_bytes` returns new bytes); in W3 also
-//!   `multiproc_pipe_recv_into`: `recv_bytes_into` a reused buffer.
+//! - `multiproc_pipe`: `multiproc_pipe::pipe()` (its shared-memory transport: 256 KiB rings),
+//!   `send_bytes` and `recv_bytes` (a new `Vec` per message, as Python's `recv_bytes` returns
+//!   new bytes); in W3 also `multiproc_pipe_recv_into`: `recv_bytes_into` a reused buffer.
+//! - `multiproc_pipe_socket`: the same over its socket transport (`PipeBuilder` with
+//!   `Transport::Socket`).
 //! - `raw_socketpair`, the floor: a Unix stream socket pair with fixed-size reads and writes,
 //!   no framing, no allocation.
 //! - `ipc_channel`: ipc-channel's `ipc::bytes_channel()` (bytes, no serialization), one channel
@@ -78,7 +80,7 @@ use ipc_channel::ipc;
 use multiproc_benches::python::{run_script, Invocation};
 use multiproc_benches::sys::pin_to_cpu;
 use multiproc_internal::testing::{fork_child, ForkChild};
-use multiproc_pipe::pipe;
+use multiproc_pipe::{Connection, PipeBuilder, Transport};
 use std::hint::{black_box, spin_loop};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -94,6 +96,17 @@ const W2: &str = "w2_one_way_64B";
 const W3: &str = "w3_one_way_1MiB";
 
 const PARENT_CPU: usize = 0;
+
+/// multiproc-pipe's rows: `pipe()` as it comes (shared memory), and forced onto a socket.
+const TRANSPORTS: [(&str, Transport); 2] = [
+    ("multiproc_pipe", Transport::SharedMemory),
+    ("multiproc_pipe_socket", Transport::Socket),
+];
+
+/// A duplex pipe over `transport` (the default ring size and message cap).
+fn pipe(transport: Transport) -> (Connection, Connection) {
+    PipeBuilder::new().transport(transport).duplex().unwrap()
+}
 
 /// The machine's CPUs, read once before anything is pinned (a pinned process sees one).
 fn cpus() -> usize {
@@ -394,23 +407,25 @@ fn w1(c: &mut Criterion) {
     let mut g = c.benchmark_group(W1);
     let msg = [7u8; SMALL];
 
-    let (mut a, mut b) = pipe().unwrap();
-    let child = peer(|| {
-        while let Ok(m) = b.recv_bytes() {
-            if b.send_bytes(&m).is_err() {
-                return;
+    for (name, transport) in TRANSPORTS {
+        let (mut a, mut b) = pipe(transport);
+        let child = peer(|| {
+            while let Ok(m) = b.recv_bytes() {
+                if b.send_bytes(&m).is_err() {
+                    return;
+                }
             }
-        }
-    });
-    drop(b);
-    g.bench_function("multiproc_pipe", |bench| {
-        bench.iter(|| {
-            a.send_bytes(&msg).unwrap();
-            a.recv_bytes().unwrap()
-        })
-    });
-    stop(child);
-    drop(a);
+        });
+        drop(b);
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                a.send_bytes(&msg).unwrap();
+                a.recv_bytes().unwrap()
+            })
+        });
+        stop(child);
+        drop(a);
+    }
 
     let (mut s, t) = UnixStream::pair().unwrap();
     let child = peer(move || {
@@ -533,27 +548,29 @@ fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
     let msg = vec![7u8; len];
 
     // multiproc-pipe: the end marker is an empty message, answered with "ack".
-    let (mut a, mut b) = pipe().unwrap();
-    let child = peer(|| {
-        while let Ok(m) = b.recv_bytes() {
-            if m.is_empty() && b.send_bytes(b"ack").is_err() {
-                return;
+    for (name, transport) in TRANSPORTS {
+        let (mut a, mut b) = pipe(transport);
+        let child = peer(|| {
+            while let Ok(m) = b.recv_bytes() {
+                if m.is_empty() && b.send_bytes(b"ack").is_err() {
+                    return;
+                }
             }
-        }
-    });
-    drop(b);
-    one_way_row(&mut g, "multiproc_pipe", |iters| {
-        for _ in 0..iters {
-            a.send_bytes(&msg).unwrap();
-        }
-        a.send_bytes(b"").unwrap();
-        a.recv_bytes().unwrap();
-    });
-    stop(child);
-    drop(a);
+        });
+        drop(b);
+        one_way_row(&mut g, name, |iters| {
+            for _ in 0..iters {
+                a.send_bytes(&msg).unwrap();
+            }
+            a.send_bytes(b"").unwrap();
+            a.recv_bytes().unwrap();
+        });
+        stop(child);
+        drop(a);
+    }
 
     if len >= LARGE {
-        let (mut a, mut b) = pipe().unwrap();
+        let (mut a, mut b) = pipe(Transport::SharedMemory);
         let child = peer(|| {
             let mut buf = vec![0u8; len];
             loop {

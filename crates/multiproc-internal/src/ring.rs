@@ -46,6 +46,13 @@ const TAG_SHIFT: u32 = 16;
 const TOTAL: usize = 8;
 /// The writer does not start a record into less free space than this (no dribbling).
 const MIN_CHUNK: usize = 64;
+/// A message streamed through the ring goes in parts of at least a quarter of the ring (or
+/// what is left of it): fewer, larger copies, and a reader and writer that take turns less
+/// often.
+const STREAM_PART_DIVISOR: usize = 4;
+/// A streamed message's buffer is reserved whole up to this size when its first part comes;
+/// past it, it grows with what arrives (an announcement alone commits no more than this).
+const EAGER_RESERVE: usize = 16 << 20;
 
 /// The smallest and largest ring capacities.
 pub const MIN_CAPACITY: usize = 4096;
@@ -270,8 +277,13 @@ pub enum Push {
 pub struct RingWriter<R: Deref<Target = Ring>> {
     ring: R,
     head: u64,
+    /// The reader's position as last read (it only grows): re-read only when the space it
+    /// leaves is not enough, so that the reader's cache line is not pulled over per message.
+    tail_seen: u64,
     /// The current message's length and the bytes of it already in the ring, when it streams.
     sent: Option<(usize, usize)>,
+    /// The free space the last push that returned [`Push::Full`] needs to make progress.
+    waiting_for: usize,
 }
 
 impl<R: Deref<Target = Ring>> RingWriter<R> {
@@ -282,7 +294,9 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
         RingWriter {
             ring,
             head,
+            tail_seen: head,
             sent: None,
+            waiting_for: RECORD_HEADER + TOTAL + MIN_CHUNK,
         }
     }
 
@@ -303,17 +317,38 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
     ///
     /// [`RingError::Corrupt`] if the reader's position is impossible.
     pub fn has_room(&self) -> Result<bool, RingError> {
-        Ok(self.free()? >= RECORD_HEADER + TOTAL + MIN_CHUNK)
-    }
-    /// Free bytes, from the reader's position (untrusted).
-    fn free(&self) -> Result<usize, RingError> {
         let tail = self.ring.word(TAIL).load(Ordering::Acquire);
+        Ok(self.free_from(tail)? >= self.waiting_for)
+    }
+
+    /// The free space worth starting a part of a streamed message in, `left` bytes of it to go.
+    fn part_min(&self, left: usize) -> usize {
+        (self.ring.cap / STREAM_PART_DIVISOR)
+            .min(RECORD_HEADER + TOTAL + pad8(left))
+            .max(RECORD_HEADER + TOTAL + MIN_CHUNK)
+    }
+    /// Free bytes given the reader's position `tail` (untrusted).
+    fn free_from(&self, tail: u64) -> Result<usize, RingError> {
         // Positions only grow; they are compared with wrapping arithmetic, so that values
         // near `u64::MAX` from a hostile side cannot overflow anything.
         let used = Some(self.head.wrapping_sub(tail))
             .filter(|&u| u <= self.ring.cap as u64)
             .ok_or_else(|| corrupt(format!("read position {tail} against write {}", self.head)))?;
         Ok(self.ring.cap - used as usize)
+    }
+
+    /// Free bytes: from the reader's position as last seen if that leaves `need`, else as it
+    /// is now.
+    fn free(&mut self, need: usize) -> Result<usize, RingError> {
+        if let Ok(free) = self.free_from(self.tail_seen) {
+            if free >= need {
+                return Ok(free);
+            }
+        }
+        let tail = self.ring.word(TAIL).load(Ordering::Acquire);
+        let free = self.free_from(tail)?;
+        self.tail_seen = tail;
+        Ok(free)
     }
 
     fn record(&mut self, kind: u32, parts: &[&[u8]]) {
@@ -354,8 +389,17 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
     /// As [`try_push`](RingWriter::try_push).
     pub fn try_push_tagged(&mut self, tag: u16, msg: &[u8]) -> Result<Push, RingError> {
         let tagged = |kind: u32| kind | u32::from(tag) << TAG_SHIFT;
+        if self.sent.is_none() {
+            // Another process holding a copy of this writer may have written since (writers
+            // taking turns): continue from the position published in the ring.
+            self.head = self.ring.word(HEAD).load(Ordering::Relaxed);
+        }
         loop {
-            let free = self.free()?;
+            let need = match self.sent {
+                None => RECORD_HEADER + pad8(msg.len()),
+                Some((_, done)) => RECORD_HEADER + pad8(msg.len().saturating_sub(done)),
+            };
+            let free = self.free(need)?;
             match self.sent {
                 None if RECORD_HEADER + pad8(msg.len()) <= free => {
                     self.record(tagged(WHOLE), &[msg]);
@@ -363,7 +407,8 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                     return Ok(Push::Done);
                 }
                 None => {
-                    if free < RECORD_HEADER + TOTAL + MIN_CHUNK {
+                    if free < self.part_min(msg.len()) {
+                        self.waiting_for = self.part_min(msg.len());
                         return Ok(Push::Full);
                     }
                     let room = (free - RECORD_HEADER - TOTAL) & !7;
@@ -383,7 +428,8 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                         self.publish();
                         return Ok(Push::Done);
                     }
-                    if free < RECORD_HEADER + MIN_CHUNK {
+                    if free < self.part_min(left) {
+                        self.waiting_for = self.part_min(left);
                         self.publish();
                         return Ok(Push::Full);
                     }
@@ -412,6 +458,8 @@ pub enum Pop {
 pub struct RingReader<R: Deref<Target = Ring>> {
     ring: R,
     tail: u64,
+    /// The writer's position as last read: re-read only once everything before it is taken.
+    head_seen: u64,
     /// A streaming message: its tag, announced total and the bytes so far.
     partial: Option<(u16, u64, Vec<u8>)>,
     /// The tag of the last message popped.
@@ -426,6 +474,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
         RingReader {
             ring,
             tail,
+            head_seen: tail,
             partial: None,
             tag: 0,
         }
@@ -455,13 +504,24 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
     pub fn position(&self) -> u64 {
         self.tail
     }
-    /// Bytes published and not yet read, from the writer's position (untrusted).
-    fn available(&self) -> Result<usize, RingError> {
-        let head = self.ring.word(HEAD).load(Ordering::Acquire);
+    /// Bytes published and not yet read given the writer's position `head` (untrusted).
+    fn available_from(&self, head: u64) -> Result<usize, RingError> {
         let used = Some(head.wrapping_sub(self.tail))
             .filter(|&u| u <= self.ring.cap as u64)
             .ok_or_else(|| corrupt(format!("write position {head} against read {}", self.tail)))?;
         Ok(used as usize)
+    }
+
+    /// Bytes published and not yet read: from the writer's position as last seen while that
+    /// shows some, else as it is now.
+    fn available(&mut self) -> Result<usize, RingError> {
+        if let Ok(avail @ 1..) = self.available_from(self.head_seen) {
+            return Ok(avail);
+        }
+        let head = self.ring.word(HEAD).load(Ordering::Acquire);
+        let avail = self.available_from(head)?;
+        self.head_seen = head;
+        Ok(avail)
     }
 
     /// Whether a pop could find something: published bytes not yet read.
@@ -470,7 +530,8 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
     ///
     /// [`RingError::Corrupt`] if the writer's position is impossible.
     pub fn has_data(&self) -> Result<bool, RingError> {
-        Ok(self.available()? > 0)
+        let head = self.ring.word(HEAD).load(Ordering::Acquire);
+        Ok(self.available_from(head)? > 0)
     }
 
     /// Takes the next whole message into `out` (cleared first) if there is one, records as
@@ -481,7 +542,16 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
     /// [`RingError::Corrupt`] for anything that breaks the ring's rules;
     /// [`RingError::TooLarge`] for an announcement over `max`. Either way the ring is done.
     pub fn try_pop(&mut self, out: &mut Vec<u8>, max: u64) -> Result<Pop, RingError> {
-        // Bounded work per call: a writer that keeps publishing empty records cannot hold the
+        if self.partial.is_none() {
+            // Another process holding a copy of this reader may have read since (readers
+            // taking turns): continue from the position published in the ring.
+            let tail = self.ring.word(TAIL).load(Ordering::Relaxed);
+            if tail != self.tail {
+                self.tail = tail;
+                self.head_seen = tail;
+            }
+        }
+        // Bounded work per call: a writer that keeps publishing records cannot hold the
         // reader here (progress is kept for the next call).
         for _ in 0..self.ring.cap / RECORD_HEADER {
             let avail = self.available()?;
@@ -542,11 +612,15 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                     if chunk as u64 > total {
                         return Err(corrupt("a first record longer than its message"));
                     }
-                    // Memory follows what arrived, not the announcement.
-                    let mut bytes = vec![0u8; chunk];
+                    // Memory follows what arrived, not the announcement (past a bound).
+                    let mut bytes = Vec::with_capacity((total as usize).min(EAGER_RESERVE));
+                    bytes.resize(chunk, 0);
                     self.ring.get(body.wrapping_add(TOTAL as u64), &mut bytes);
                     self.partial = Some((tag, total, bytes));
                     self.consume(size);
+                }
+                (MORE | LAST, Some(_)) if len == 0 => {
+                    return Err(corrupt("an empty continuation record"));
                 }
                 (MORE | LAST, Some((_, total, bytes))) => {
                     let have = bytes.len();

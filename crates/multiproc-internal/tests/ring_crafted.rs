@@ -103,6 +103,15 @@ fn each_reader_check() {
         }
         corrupt(pop(&r, 1 << 20), &format!("tagged kind {k}"));
     }
+    // continuation records carry bytes (an honest writer never sends an empty one)
+    for k in [MORE, LAST] {
+        let r = new();
+        {
+            let mut f = Forge { ring: &r, at: 0 };
+            f.first(100, 8).rec(0, k, &[]).publish();
+        }
+        corrupt(pop(&r, 1 << 20), &format!("empty kind {k}"));
+    }
     // a tag does not make an unknown kind known
     let r = new();
     Forge { ring: &r, at: 0 }.rec(0, 5 | 3 << 16, &[]).publish();

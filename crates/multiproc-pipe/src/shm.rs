@@ -55,7 +55,14 @@ struct Tx {
     sock: OwnedFd,
     ring: RingWriter<Arc<Ring>>,
     spin: Spin,
+    /// Sends since the peer was last checked for.
+    unchecked: u32,
 }
+
+/// A sender looks for the end of its peer (one `poll`) once per this many sends: a peer that
+/// died while awake is noticed by then at the latest (or when the ring fills, or when a
+/// wake-up is due), even if the ring never fills.
+const CHECK_PEER_EVERY: u32 = 128;
 
 /// The receiving half.
 #[derive(Debug)]
@@ -205,20 +212,25 @@ impl Tx {
             sock,
             ring: RingWriter::new(ring),
             spin: Spin::new(),
+            unchecked: 0,
         }
     }
 }
 
 impl Rx {
+    /// A receiving half, armed: until its first receive, the fd announces every message (an
+    /// end used only through an event loop works from the start).
     fn new(sock: OwnedFd, ring: Arc<Ring>) -> Rx {
-        Rx {
+        let rx = Rx {
             sock,
             ring: RingReader::new(ring),
             spin: Spin::new(),
             side: Mutex::default(),
             armed: AtomicBool::new(false),
             eof: AtomicBool::new(false),
-        }
+        };
+        rx.arm();
+        rx
     }
 }
 
@@ -351,8 +363,6 @@ impl ShmChannel {
             extra.push(tx.sock.as_fd());
         }
         if let Some(rx) = &self.rx {
-            // The new owner decides when to sleep: the writer need not ring for this one.
-            rx.disarm();
             extra.push(rx.ring.ring().block().fd());
         }
         if let Some(tx) = &self.tx {
@@ -377,8 +387,8 @@ impl ShmChannel {
             let side = rx.lock();
             if rx.ring.is_assembling() || !side.batches.is_empty() || side.error.is_some() {
                 return refuse(
-                    "the end holds part of a received message, or fds for one: receive it \
-                     before sending the end",
+                    "the end holds part of a received message, or the fds of one not yet \
+                     received: receive that message before sending the end",
                 );
             }
         }
@@ -464,6 +474,17 @@ impl ShmChannel {
         let Some(tx) = self.tx.as_mut() else {
             return Err(SendError::Disconnected);
         };
+        tx.unchecked += 1;
+        if tx.unchecked >= CHECK_PEER_EVERY {
+            tx.unchecked = 0;
+            // Readable-hang-up (or hang-up, or an error): the peer's every copy is closed.
+            match sys::poll_one(tx.sock.as_fd(), libc::POLLRDHUP, Some(Instant::now())) {
+                Ok(false) => {}
+                Ok(true) => return Err(self.send_failed(io::Error::from_raw_os_error(libc::EPIPE))),
+                Err(e) => return Err(self.send_failed(e)),
+            }
+        }
+        let tx = self.tx.as_mut().expect("checked above");
         if !fds.is_empty() {
             // Before the message: in the reader's socket by the time it sees the message.
             if let Err(e) = sys::send_with_fds(tx.sock.as_fd(), &[FDS], &[], fds) {
@@ -664,12 +685,15 @@ impl ShmChannel {
                 }
                 return Err(RecvError::Empty);
             }
-            if rx.ready(&side) {
-                continue;
-            }
+            let ready = rx.ready(&side);
             drop(side);
             if deadline.is_some_and(|d| d <= Instant::now()) {
+                // Also while parts of a long message keep coming: the timeout holds, and
+                // what arrived is kept for the next receive.
                 return Err(RecvError::Timeout);
+            }
+            if ready {
+                continue;
             }
             let sock = rx.sock.as_fd();
             if !sys::poll_one(sock, libc::POLLIN, deadline).map_err(RecvError::Io)? {
@@ -736,6 +760,9 @@ impl ShmChannel {
             return true;
         }
         let Some(rx) = &self.rx else { return false };
+        if rx.ready(&rx.lock()) {
+            return true; // no need to be woken
+        }
         rx.arm();
         rx.ready(&rx.lock())
     }
@@ -743,6 +770,10 @@ impl ShmChannel {
     /// For `wait`, once the socket polled readable: drains it, and says whether that meant
     /// something to receive (not only a stale wake-up).
     pub(crate) fn settle(&self) -> bool {
+        if self.broken || self.moved.load(Ordering::Acquire) {
+            // Gone to another process: what the socket holds is the new owner's.
+            return true;
+        }
         let Some(rx) = &self.rx else { return true };
         let mut side = rx.lock();
         rx.drain(&mut side, false);

@@ -376,3 +376,141 @@ fn the_pipes_use_the_transport_asked_for() {
     );
     assert!(format!("{a:?}").contains(&format!("{want:?}")));
 }
+
+/// Whether `fd` polls readable within `timeout` (what an event loop sees).
+fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one live pollfd.
+    let rc = unsafe { libc::poll(&mut p, 1, ms) };
+    assert!(rc >= 0, "{}", std::io::Error::last_os_error());
+    rc > 0
+}
+
+#[test]
+fn the_fd_announces_messages_to_an_event_loop() {
+    use std::os::fd::AsFd;
+    let _dog = watchdog(WATCHDOG);
+    let (mut a, mut b) = pipe().unwrap();
+    let child = fork_child(|| {
+        // A fresh end, never received on: its first message is announced.
+        a.send(&1u8).unwrap();
+        // Then one message per request, until told to stop (this process holds a copy of
+        // `b` too: it would never see the parent's end close).
+        loop {
+            let n = a.recv::<u8>().unwrap();
+            if n == u8::MAX {
+                return;
+            }
+            a.send(&n).unwrap();
+        }
+    });
+    for round in 0..50u8 {
+        assert!(
+            fd_readable(b.as_fd(), Duration::from_secs(10)),
+            "round {round}: a message waits and the fd says nothing"
+        );
+        // Drain until Empty, as the contract says; then wait on the fd again.
+        let mut got = Vec::new();
+        loop {
+            match b.try_recv::<u8>() {
+                Ok(n) => got.push(n),
+                Err(RecvError::Empty) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(
+            !got.is_empty(),
+            "round {round}: readable with nothing to receive"
+        );
+        b.send(&round).unwrap();
+    }
+    b.send(&u8::MAX).unwrap();
+    child.assert_success();
+}
+
+#[test]
+fn sends_to_a_killed_peer_fail_soon() {
+    let _dog = watchdog(WATCHDOG);
+    let (mut a, mut b) = pipe().unwrap();
+    let child = fork_child(|| loop {
+        // Awake and busy: never sleeping, so it never asks to be woken.
+        let _ = b.try_recv_bytes();
+    });
+    drop(b);
+    a.send_bytes(b"first").unwrap();
+    child.kill().unwrap();
+    assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGKILL));
+    let killed = Instant::now();
+    let mut sent = 0;
+    let error = loop {
+        match a.send_bytes(&[1; 100]) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 1000, "1000 sends to a dead peer succeeded");
+    };
+    assert!(matches!(error, SendError::Disconnected), "{error:?}");
+    assert!(killed.elapsed() < Duration::from_secs(1));
+    // The receiving side knows too.
+    assert!(matches!(a.recv_bytes(), Err(RecvError::Disconnected)));
+}
+
+#[test]
+fn forked_copies_of_an_end_may_take_turns() {
+    let _dog = watchdog(WATCHDOG);
+    let (mut a, mut b) = pipe().unwrap();
+    a.send_bytes(b"from the parent").unwrap();
+    // The child's copy of `a` continues after the parent's message.
+    let child = fork_child(|| a.send_bytes(b"from the child").unwrap());
+    child.assert_success();
+    assert_eq!(b.recv_bytes().unwrap(), b"from the parent");
+    assert_eq!(b.recv_bytes().unwrap(), b"from the child");
+    if b.transport() == multiproc_pipe::Transport::Socket {
+        return; // a socket end reads ahead: receiving ends cannot take turns
+    }
+    a.send_bytes(b"first").unwrap();
+    a.send_bytes(b"second").unwrap();
+    assert_eq!(b.recv_bytes().unwrap(), b"first");
+    // A child's copy of `b` continues after what the parent received.
+    let child = fork_child(|| assert_eq!(b.recv_bytes().unwrap(), b"second"));
+    child.assert_success();
+    a.send_bytes(b"third").unwrap();
+    assert_eq!(b.recv_bytes().unwrap(), b"third");
+}
+
+#[test]
+fn a_peer_killed_while_spinning_or_sleeping_is_reported_within_a_second() {
+    let _dog = watchdog(WATCHDOG);
+    for sleeping in [false, true] {
+        let (mut a, mut b) = pipe().unwrap();
+        let child = fork_child(|| {
+            b.send(&0u8).unwrap();
+            if sleeping {
+                let _ = b.recv::<u8>(); // nothing comes: it sleeps
+            } else {
+                loop {
+                    let _ = b.try_recv::<u8>(); // awake, looking all the time
+                }
+            }
+        });
+        drop(b);
+        assert_eq!(a.recv::<u8>().unwrap(), 0);
+        if sleeping {
+            until_asleep(child.pid());
+        }
+        child.kill().unwrap();
+        let killed = Instant::now();
+        assert!(matches!(a.recv::<u8>(), Err(RecvError::Disconnected)));
+        assert!(
+            killed.elapsed() < Duration::from_secs(1),
+            "sleeping: {sleeping}"
+        );
+        assert_eq!(child.wait(), ChildExit::Signaled(libc::SIGKILL));
+    }
+}
