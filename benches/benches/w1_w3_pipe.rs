@@ -49,11 +49,12 @@
 //! - `crossbeam_channel_threads`, the in-process ceiling: crossbeam-channel's bounded channels
 //!   between the bench's thread (CPU 0) and a peer thread pinned to CPU 1, moving `Vec<u8>`:
 //!   the sender copies each message into a new `Vec` (as `recv_bytes` returns a new one) and
-//!   moves it through; in W2 and W3 the peer takes it and drops it (through `black_box`, not
-//!   reading its bytes), and acknowledges the end marker (an empty `Vec`) on a second channel;
-//!   in W1 it sends the same `Vec` back. So one copy and one allocation per message, where the
-//!   process rows copy in and out. Blocking `send`/`recv` (crossbeam spins a little, then
-//!   parks the thread).
+//!   moves it through; in W2 and W3 the peer copies the bytes out into a new `Vec` of its own
+//!   (so every byte crosses to its core, as in the process rows: a peer that drops the `Vec`
+//!   unread moves no data between cores at all) and acknowledges the end marker (an empty
+//!   `Vec`) on a second channel; in W1 it sends the same `Vec` back. So a copy in and a copy
+//!   out per message, as the process rows. Blocking `send`/`recv` (crossbeam spins a little,
+//!   then parks the thread).
 //!
 //! Queue sizes: the bounded queues (crossbeam's channels, iceoryx2's subscriber queues) hold
 //! `slots(len)` messages, as many as a 256 KiB ring holds (4096 of 64 bytes), at least 4: so
@@ -691,7 +692,9 @@ fn one_way(c: &mut Criterion, group: &str, len: usize, throughput: Throughput) {
                     return;
                 }
             } else {
-                black_box(&m);
+                // Read every byte on this core, into a buffer of its own (as a receiving
+                // process gets the bytes).
+                black_box(m.to_vec());
             }
         }
     });

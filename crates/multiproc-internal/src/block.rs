@@ -683,6 +683,21 @@ impl SharedBlock {
         }
     }
 
+    /// Appends `n` bytes at `offset` of the block to `out` (as [`load`](SharedBlock::load)).
+    /// Returns `false`, copying nothing, when the range does not fit.
+    #[inline]
+    pub fn load_append(&self, offset: usize, n: usize, out: &mut Vec<u8>) -> bool {
+        match self.ptr_at(offset, n, 1) {
+            Ok(p) => {
+                // SAFETY: as for `load`: the range is inside the mapping, which lives as long
+                // as `&self`.
+                unsafe { crate::copy::load_append(p, n, out) };
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Copies `data` into the block at `offset` (relaxed atomics). Returns `false`, copying
     /// nothing, when the range does not fit.
     #[inline]

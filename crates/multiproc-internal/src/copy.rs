@@ -99,6 +99,32 @@ pub unsafe fn load(src: *const u8, dst: &mut [u8]) {
     }
 }
 
+/// Appends `n` bytes from shared memory at `src` to `out` (long spans without initialising
+/// the destination first).
+///
+/// # Safety
+///
+/// As for [`load`], for `src..src + n`.
+#[inline]
+pub unsafe fn load_append(src: *const u8, n: usize, out: &mut Vec<u8>) {
+    let len = out.len();
+    out.reserve(n);
+    #[cfg(target_arch = "x86_64")]
+    if n >= BULK {
+        // SAFETY: `reserve` made room for `n` bytes after `len`, private to `out`; `bulk`
+        // writes all `n` of them (from the readable `src..src + n`, the caller's promise),
+        // so they are initialised when the length covers them.
+        unsafe {
+            bulk(out.as_mut_ptr().add(len), src, n);
+            out.set_len(len + n);
+        }
+        return;
+    }
+    out.resize(len + n, 0);
+    // SAFETY: the caller's promise for `src`; `out[len..]` is `n` private bytes.
+    unsafe { load(src, &mut out[len..]) };
+}
+
 /// Copies `src` into shared memory at `dst`.
 ///
 /// # Safety

@@ -199,6 +199,16 @@ impl Ring {
         debug_assert!(ok, "ring copies stay inside the block");
     }
 
+    /// Appends `n` bytes of the ring from position `pos` (wrapping) to `out`.
+    fn get_append(&self, pos: u64, n: usize, out: &mut Vec<u8>) {
+        let at = (pos as usize) & (self.cap - 1);
+        let first = n.min(self.cap - at);
+        let base = crate::block::HEADER_LEN + DATA;
+        let ok = self.block.load_append(base + at, first, out)
+            & self.block.load_append(base, n - first, out);
+        debug_assert!(ok, "ring copies stay inside the block");
+    }
+
     /// The writing side, borrowing the ring. Exactly one process may write.
     pub fn writer(&self) -> RingWriter<&Ring> {
         RingWriter::new(self)
@@ -321,6 +331,12 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
         Ok(self.free_from(tail)? >= self.waiting_for)
     }
 
+    /// The most a part of a streamed message takes (with its header): a quarter of the ring,
+    /// so that the reader copies one part out while the writer copies the next in.
+    fn part_max(&self) -> usize {
+        self.ring.cap / STREAM_PART_DIVISOR
+    }
+
     /// The free space worth starting a part of a streamed message in, `left` bytes of it to go.
     fn part_min(&self, left: usize) -> usize {
         (self.ring.cap / STREAM_PART_DIVISOR)
@@ -412,7 +428,9 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                         return Ok(Push::Full);
                     }
                     let room = (free - RECORD_HEADER - TOTAL) & !7;
-                    let n = room.min(msg.len());
+                    let n = room
+                        .min(msg.len())
+                        .min(self.part_max() - RECORD_HEADER - TOTAL);
                     let total = (msg.len() as u64).to_le_bytes();
                     self.record(tagged(FIRST), &[&total, &msg[..n]]);
                     self.sent = Some((msg.len(), n));
@@ -433,7 +451,7 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                         self.publish();
                         return Ok(Push::Full);
                     }
-                    let n = (free - RECORD_HEADER) & !7;
+                    let n = ((free - RECORD_HEADER) & !7).min(self.part_max() - RECORD_HEADER);
                     self.record(MORE, &[&msg[done..done + n]]);
                     self.sent = Some((msg.len(), done + n));
                 }
@@ -503,6 +521,11 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
     /// The reading position: it moves whenever a pop takes bytes (and so makes room).
     pub fn position(&self) -> u64 {
         self.tail
+    }
+
+    /// Whether everything published, as far as this reader last looked, has been taken.
+    pub fn caught_up(&self) -> bool {
+        self.tail == self.head_seen
     }
     /// Bytes published and not yet read given the writer's position `head` (untrusted).
     fn available_from(&self, head: u64) -> Result<usize, RingError> {
@@ -592,8 +615,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                         });
                     }
                     out.clear();
-                    out.resize(len, 0);
-                    self.ring.get(body, out);
+                    self.ring.get_append(body, len, out);
                     self.consume(size);
                     self.tag = tag;
                     return Ok(Pop::Message);
@@ -612,10 +634,13 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                     if chunk as u64 > total {
                         return Err(corrupt("a first record longer than its message"));
                     }
-                    // Memory follows what arrived, not the announcement (past a bound).
-                    let mut bytes = Vec::with_capacity((total as usize).min(EAGER_RESERVE));
-                    bytes.resize(chunk, 0);
-                    self.ring.get(body.wrapping_add(TOTAL as u64), &mut bytes);
+                    // Memory follows what arrived, not the announcement (past a bound). The
+                    // caller's buffer is reused.
+                    let mut bytes = std::mem::take(out);
+                    bytes.clear();
+                    bytes.reserve((total as usize).min(EAGER_RESERVE));
+                    self.ring
+                        .get_append(body.wrapping_add(TOTAL as u64), chunk, &mut bytes);
                     self.partial = Some((tag, total, bytes));
                     self.consume(size);
                 }
@@ -633,8 +658,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                         let to = need.max(2 * bytes.capacity()).min(*total as usize);
                         bytes.reserve_exact(to - bytes.len());
                     }
-                    bytes.resize(need, 0);
-                    self.ring.get(body, &mut bytes[have..]);
+                    self.ring.get_append(body, len, bytes);
                     self.consume(size);
                     if kind == LAST {
                         let (tag, total, bytes) = self.partial.take().unwrap_or_default();

@@ -76,6 +76,8 @@ struct Rx {
     side: Mutex<Side>,
     /// Whether this end set the ring's reader-waiting flag (and has not cleared it since).
     armed: AtomicBool,
+    /// The reading position when a waiting writer was last looked for.
+    room_checked_at: u64,
     /// The socket reached its end: the peer is gone.
     eof: AtomicBool,
 }
@@ -161,8 +163,18 @@ impl Rx {
         }
     }
 
-    /// Tells a writer waiting for room that the reader made some (one wake-up per wait).
-    fn room_made(&self) {
+    /// Tells a writer waiting for room that the reader made some (one wake-up per wait),
+    /// once the reader has freed an eighth of the ring since it last looked, or taken all
+    /// there is: a writer waits for at most a quarter of the ring to be free, and a reader
+    /// that has taken everything is about to wait itself. (Looking costs a fence; Linux
+    /// sockets likewise wake a writer only once enough room is free.)
+    fn room_made(&mut self) {
+        let at = self.ring.position();
+        let cap = self.ring.ring().capacity() as u64;
+        if !self.ring.caught_up() && at.wrapping_sub(self.room_checked_at) < cap / 8 {
+            return;
+        }
+        self.room_checked_at = at;
         if self.ring.ring().take_writer_waiting() {
             // Full socket: the writer has wake-ups to read already. Gone: the reader finds
             // out by itself.
@@ -228,6 +240,7 @@ impl Rx {
             side: Mutex::default(),
             armed: AtomicBool::new(false),
             eof: AtomicBool::new(false),
+            room_checked_at: 0,
         };
         rx.arm();
         rx

@@ -256,28 +256,51 @@ fn lock_and_condition() -> Result {
     Ok(())
 }
 
-fn pipe_ping_pong() -> Result {
+fn pipe_ping_pong_and_large_transfer() -> Result {
+    use multiproc::pipe::{PipeBuilder, Transport};
     const ROUNDS: u32 = 20_000;
-    let (mut parent, mut child_end) = multiproc::pipe::pipe()?;
-    let child = fork_child(|| {
+    const LARGE: usize = 1 << 20;
+    const MESSAGES: u32 = 256;
+    for (name, transport) in [
+        ("shared memory", Transport::SharedMemory),
+        ("socket", Transport::Socket),
+    ] {
+        let (mut parent, mut child_end) = PipeBuilder::new().transport(transport).duplex()?;
+        let child = fork_child(|| {
+            for _ in 0..ROUNDS {
+                let n: u64 = child_end.recv().expect("recv");
+                child_end.send(&(n + 1)).expect("send");
+            }
+            let mut buf = vec![0u8; LARGE];
+            for _ in 0..MESSAGES {
+                child_end
+                    .recv_bytes_into(&mut buf)
+                    .expect("recv_bytes_into");
+            }
+            child_end.send(&"done").expect("send");
+        });
+        drop(child_end);
+        let start = Instant::now();
+        let mut n = 0u64;
         for _ in 0..ROUNDS {
-            let n: u64 = child_end.recv().expect("recv");
-            child_end.send(&(n + 1)).expect("send");
+            parent.send(&n)?;
+            n = parent.recv()?;
         }
-    });
-    drop(child_end);
-    let start = Instant::now();
-    let mut n = 0u64;
-    for _ in 0..ROUNDS {
-        parent.send(&n)?;
-        n = parent.recv()?;
+        let round_trip = start.elapsed() / ROUNDS;
+        let message = vec![7u8; LARGE];
+        let start = Instant::now();
+        for _ in 0..MESSAGES {
+            parent.send_bytes(&message)?;
+        }
+        let done: String = parent.recv()?;
+        let took = start.elapsed();
+        child.assert_success();
+        println!(
+            "Pipe ({name:13}) {ROUNDS} typed round trips with a child (n = {n}): {round_trip:.2?} \
+             each; {MESSAGES} MiB in 1 MiB messages ({done}): {:.1} GiB/s",
+            f64::from(MESSAGES) / 1024.0 / took.as_secs_f64()
+        );
     }
-    let took = start.elapsed();
-    child.assert_success();
-    println!(
-        "Pipe              {ROUNDS} typed ping-pong round trips with a child (n = {n}): {:.2?} each",
-        took / ROUNDS
-    );
     Ok(())
 }
 
@@ -290,7 +313,7 @@ fn main() -> Result {
     owner_died()?;
     semaphore()?;
     lock_and_condition()?;
-    pipe_ping_pong()?;
+    pipe_ping_pong_and_large_transfer()?;
     event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;
