@@ -262,8 +262,8 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
     const LARGE: usize = 1 << 20;
     const MESSAGES: u32 = 256;
     for (name, transport) in [
-        ("shared memory", Transport::SharedMemory),
-        ("socket", Transport::Socket),
+        ("Pipe (shm)", Transport::SharedMemory),
+        ("Pipe (socket)", Transport::Socket),
     ] {
         let (mut parent, mut child_end) = PipeBuilder::new().transport(transport).duplex()?;
         let child = fork_child(|| {
@@ -296,7 +296,7 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
         let took = start.elapsed();
         child.assert_success();
         println!(
-            "Pipe ({name:13}) {ROUNDS} typed round trips with a child (n = {n}): {round_trip:.2?} \
+            "{name:17} {ROUNDS} typed round trips with a child (n = {n}): {round_trip:.2?} \
              each; {MESSAGES} MiB in 1 MiB messages ({done}): {:.1} GiB/s",
             f64::from(MESSAGES) / 1024.0 / took.as_secs_f64()
         );
