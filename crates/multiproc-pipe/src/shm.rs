@@ -849,3 +849,103 @@ fn spin_a_while() {
         std::hint::spin_loop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multiproc_internal::block::HEADER_LEN;
+
+    /// Cheap deterministic randomness (xorshift).
+    fn rng(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// A receiving end reading a ring that a hostile thread scribbles over (positions,
+    /// record headers, data, honest-looking records): every receive returns — a message, a
+    /// timeout, or an error that closes the end — and none panics or hangs.
+    #[test]
+    fn a_hostile_peer_scribbling_over_the_ring_yields_only_errors() {
+        const ITERATIONS: u64 = 1_000_000;
+        const PER_ROUND: u64 = 20_000;
+        let mut st = 0x2545_f491_4f6c_dd1du64;
+        let (mut protocol, mut messages, mut total) = (0u64, 0u64, 0u64);
+        while total < ITERATIONS {
+            let (a, mut b) = ShmChannel::duplex(4096).unwrap();
+            let ring = a.tx.as_ref().unwrap().ring.ring();
+            let stop = AtomicBool::new(false);
+            let scribbles = std::sync::atomic::AtomicU64::new(0);
+            let seed = rng(&mut st);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut st = seed;
+                    let block = ring.block();
+                    let base = HEADER_LEN;
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Acquire) {
+                        i += 1;
+                        scribbles.store(i, Ordering::Release);
+                        let v = rng(&mut st);
+                        match v % 6 {
+                            // The write position: anywhere, or plausible.
+                            0 => {
+                                let head = if i.is_multiple_of(2) { v } else { v % 8192 };
+                                block
+                                    .atomic_u64(base)
+                                    .unwrap()
+                                    .store(head, Ordering::Release);
+                            }
+                            // The read position (the receiver reloads it between messages).
+                            1 => block
+                                .atomic_u64(base + 64)
+                                .unwrap()
+                                .store(v % 8192, Ordering::Release),
+                            // A record header or data anywhere in the ring.
+                            2 | 3 => {
+                                let at = base + 256 + (v as usize >> 20) % (4096 - 8);
+                                block.store(at, &v.to_le_bytes());
+                            }
+                            // An honest-looking record, sometimes tagged with fds never sent.
+                            _ => {
+                                let mut w = RingWriter::new(ring);
+                                let tag = if v.is_multiple_of(7) { 3 } else { 0 };
+                                let _ =
+                                    w.try_push_tagged(tag, &v.to_le_bytes()[..(v % 9) as usize]);
+                            }
+                        }
+                    }
+                });
+                // Receives until the scribbler has done its share of the iterations (or the
+                // end is closed), then stops it.
+                while scribbles.load(Ordering::Acquire) < PER_ROUND {
+                    let deadline = Instant::now() + Duration::from_millis(2);
+                    match b.recv_frame_fds(Wait::Until(deadline)) {
+                        Ok((msg, _)) => {
+                            assert!(msg.len() as u64 <= b.max());
+                            messages += 1;
+                        }
+                        Err(RecvError::Timeout) => {}
+                        Err(RecvError::Protocol(_) | RecvError::TooLarge { .. }) => {
+                            protocol += 1;
+                            // The end is closed for good.
+                            assert!(matches!(
+                                b.recv_frame(Wait::Try),
+                                Err(RecvError::Disconnected)
+                            ));
+                            break;
+                        }
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                stop.store(true, Ordering::Release);
+            });
+            total += scribbles.load(Ordering::Acquire);
+        }
+        assert!(
+            protocol > 0,
+            "the scribbling was never noticed ({messages} messages)"
+        );
+    }
+}
