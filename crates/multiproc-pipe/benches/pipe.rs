@@ -1,13 +1,15 @@
-//! multiproc-pipe's own figures, each group against the raw transport it runs on (a Unix
-//! stream socket pair, fixed-size reads and writes, no framing) and a raw `pipe(2)`, measured
-//! in the same run between two processes:
+//! multiproc-pipe's own figures: `pipe()` (its shared-memory transport), each group against
+//! the kernel's transports used raw — a Unix stream socket pair (fixed-size reads and writes,
+//! no framing: the floor of the socket transport) and a `pipe(2)` — measured in the same run
+//! between two processes:
 //!
 //! - W1: round trip of a 64-byte message;
 //! - W2: one way, 64-byte messages (messages per second);
 //! - W3: one way, 1 MiB messages (bytes per second).
 //!
-//! The peers of other libraries (ipc-channel, interprocess) are in the workspace's `benches`
-//! package.
+//! The socket transport forced with `PipeBuilder`, and the peers of other libraries
+//! (ipc-channel, interprocess, iceoryx2, crossbeam-channel between threads), are in the
+//! workspace's `benches` package.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};

@@ -135,7 +135,7 @@
 //!
 //! | | shared memory | socket |
 //! |---|---|---|
-//! | round trip, one way (see the benchmarks) | ≈ 0.8 µs, ≈ 4 M msgs/s | ≈ 4 µs, ≈ 1 M msgs/s |
+//! | 64-byte round trip; one way (the workspace's benchmarks, this VM) | 0.8–2.1 µs; 3.4–5.3 M msgs/s | 4.1–5.1 µs; 0.6–1.1 M msgs/s |
 //! | fds per end (a duplex end travelling in a message) | 4 (so at most 63 duplex ends per message) | 1 |
 //! | a send to a peer that died | `Disconnected` when a wake-up is due, when the ring fills, or within 128 sends | `Disconnected` at once (what was buffered is lost) |
 //! | an end with received messages not yet read | travels with them (they are in the ring) | refused with `Encode` until they are read (they were read ahead) |
