@@ -45,6 +45,65 @@ unsafe fn bulk(dst: *mut u8, src: *const u8, n: usize) {
     }
 }
 
+/// Stores at least this long go through [`stream`] where AVX is available: non-temporal
+/// stores, which do not first pull each line into this core's cache (from the reader's, in a
+/// ring), at the price of the reader fetching them from memory.
+const STREAM: usize = 16 << 10;
+
+/// Whether the CPU has AVX (read once).
+#[cfg(target_arch = "x86_64")]
+fn has_avx() -> bool {
+    static AVX: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX.get_or_init(|| std::arch::is_x86_feature_detected!("avx"))
+}
+
+/// Copies `n` bytes from `src` to `dst` (32-byte aligned, `n` a multiple of 128) with
+/// non-temporal stores, then fences them (`sfence`): they are ordered before any later store,
+/// such as the publication of a ring position.
+///
+/// # Safety
+///
+/// As [`bulk`]; the CPU has AVX; `dst` is 32-byte aligned and `n` a multiple of 128.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn stream(dst: *mut u8, src: *const u8, n: usize) {
+    debug_assert!((dst as usize).is_multiple_of(32) && n.is_multiple_of(128));
+    if n == 0 {
+        return;
+    }
+    // SAFETY: the caller's promise covers both ranges, the alignment of `dst` (required by
+    // `vmovntdq`) and a length that the 128-byte steps end on exactly. The registers written
+    // are declared; the flags are clobbered (no `preserves_flags`). As with `bulk`, accesses
+    // made by an asm block race with another process only at the machine's level. The
+    // closing `sfence` orders the weakly-ordered non-temporal stores before later stores.
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "vmovdqu ymm0, [{src}]",
+            "vmovdqu ymm1, [{src} + 32]",
+            "vmovdqu ymm2, [{src} + 64]",
+            "vmovdqu ymm3, [{src} + 96]",
+            "vmovntdq [{dst}], ymm0",
+            "vmovntdq [{dst} + 32], ymm1",
+            "vmovntdq [{dst} + 64], ymm2",
+            "vmovntdq [{dst} + 96], ymm3",
+            "add {src}, 128",
+            "add {dst}, 128",
+            "sub {n}, 128",
+            "jnz 2b",
+            "sfence",
+            src = inout(reg) src => _,
+            dst = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            out("ymm0") _,
+            out("ymm1") _,
+            out("ymm2") _,
+            out("ymm3") _,
+            options(nostack),
+        );
+    }
+}
+
 /// Bytes before `addr` reaches word alignment, capped at `n`.
 fn head(addr: usize, n: usize) -> usize {
     (addr.next_multiple_of(WORD) - addr).min(n)
@@ -136,6 +195,25 @@ pub unsafe fn store(dst: *mut u8, src: &[u8]) {
     let n = src.len();
     let s = src.as_ptr();
     #[cfg(target_arch = "x86_64")]
+    if n >= STREAM && has_avx() {
+        let lead = (dst as usize).next_multiple_of(32) - dst as usize;
+        let middle = (n - lead) / 128 * 128;
+        // SAFETY: `dst..dst + n` is writable (the caller's promise) and `src` a private slice
+        // of `n` bytes, not overlapping it; the three parts split both ranges exactly
+        // (`lead < 32 <= n`); `dst + lead` is 32-byte aligned and `middle` a multiple of 128;
+        // AVX was detected.
+        unsafe {
+            bulk(dst, s, lead);
+            stream(dst.add(lead), s.add(lead), middle);
+            bulk(
+                dst.add(lead + middle),
+                s.add(lead + middle),
+                n - lead - middle,
+            );
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if n >= BULK {
         // SAFETY: `dst..dst + n` is writable (the caller's promise); `src` is a private slice,
         // which this process holds no `&` to shared memory for, so the two do not overlap.
@@ -198,6 +276,32 @@ pub unsafe fn fill(dst: *mut u8, len: usize, byte: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_stores_and_loads_of_every_alignment_are_exact() {
+        let len = STREAM + 300;
+        let src: Vec<u8> = (0..len as u32 + 64).map(|i| (i * 13 % 251) as u8).collect();
+        for off in [0, 1, 7, 8, 31, 32, 33, 63] {
+            for n in [
+                STREAM - 1,
+                STREAM,
+                STREAM + 1,
+                STREAM + 127,
+                STREAM + 129,
+                len,
+            ] {
+                let mut dst = vec![0u8; len + 64];
+                // SAFETY: `dst[off..off + n]` is in bounds; no references to it are live.
+                unsafe { store(dst.as_mut_ptr().add(off), &src[..n]) };
+                assert!(dst[off..off + n] == src[..n], "store off {off} len {n}");
+                assert!(dst[..off].iter().chain(&dst[off + n..]).all(|&b| b == 0));
+                let mut back = vec![1u8; 3];
+                // SAFETY: `dst[off..off + n]` is in bounds; nothing else writes it.
+                unsafe { load_append(dst.as_ptr().add(off), n, &mut back) };
+                assert!(back[..3] == [1, 1, 1] && back[3..] == src[..n]);
+            }
+        }
+    }
 
     #[test]
     fn copies_every_alignment_and_length() {
