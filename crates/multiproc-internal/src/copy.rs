@@ -27,13 +27,13 @@ const BULK: usize = 512;
 #[cfg(target_arch = "x86_64")]
 #[inline]
 unsafe fn bulk(dst: *mut u8, src: *const u8, n: usize) {
-    // SAFETY: the caller's promise covers both ranges. `rep movsb` copies `rcx` bytes from
-    // `[rsi]` to `[rdi]`, forwards (the ABI keeps the direction flag clear on entry to asm),
-    // and changes only those three registers, declared as clobbered; it touches no flags
-    // and no stack. Memory is neither `nomem` nor `readonly`: the compiler assumes the block
-    // reads and writes it. Accesses made by an asm block are outside the Rust memory model's
-    // data races: another process writing the bytes at the same time makes the copy torn,
-    // as with the atomic copies, never undefined.
+    // `rep movsb` copies `rcx` bytes from `[rsi]` to `[rdi]`, forwards (the ABI keeps the
+    // direction flag clear on entry to asm), and changes only those three registers, declared
+    // as clobbered; it touches no flags and no stack. Memory is neither `nomem` nor
+    // `readonly`: the compiler assumes the block reads and writes it. Accesses made by an asm
+    // block are outside the Rust memory model's data races: another process writing the bytes
+    // at the same time makes the copy torn, as with the atomic copies, never undefined.
+    // SAFETY: the caller's promise covers both ranges; the block is sound as argued above.
     unsafe {
         std::arch::asm!(
             "rep movsb",
@@ -71,11 +71,12 @@ unsafe fn stream(dst: *mut u8, src: *const u8, n: usize) {
     if n == 0 {
         return;
     }
+    // The registers written are declared; the flags are clobbered (no `preserves_flags`). As
+    // with `bulk`, accesses made by an asm block race with another process only at the
+    // machine's level. The closing `sfence` orders the weakly-ordered non-temporal stores
+    // before later stores.
     // SAFETY: the caller's promise covers both ranges, the alignment of `dst` (required by
-    // `vmovntdq`) and a length that the 128-byte steps end on exactly. The registers written
-    // are declared; the flags are clobbered (no `preserves_flags`). As with `bulk`, accesses
-    // made by an asm block race with another process only at the machine's level. The
-    // closing `sfence` orders the weakly-ordered non-temporal stores before later stores.
+    // `vmovntdq`) and a length that the 128-byte steps end on exactly.
     unsafe {
         std::arch::asm!(
             "2:",
