@@ -495,6 +495,24 @@ pub fn fd_flags(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::c_int, lib
     Ok((d, l))
 }
 
+/// Whether `fd` polls readable within `timeout`: what an event loop waiting on it sees.
+///
+/// # Panics
+///
+/// If `poll(2)` fails.
+pub fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one live pollfd, for the duration of the call.
+    let rc = unsafe { libc::poll(&mut p, 1, ms) };
+    assert!(rc >= 0, "poll: {}", io::Error::last_os_error());
+    rc > 0
+}
+
 /// Guards a test that could hang in this process (a receive on a peer that never answers):
 /// if it is still alive after `limit`, the whole test process aborts with the test's name,
 /// which fails the run instead of hanging it. Dropping the guard disarms it.

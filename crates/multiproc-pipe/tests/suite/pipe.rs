@@ -2,7 +2,7 @@
 //! death, oversize announcements, timeouts, poll and wait.
 
 use crate::transport::{pipe, pipe_simplex};
-use multiproc_internal::testing::{fork_child, until_asleep, watchdog, ChildExit};
+use multiproc_internal::testing::{fd_readable, fork_child, until_asleep, watchdog, ChildExit};
 use multiproc_pipe::{wait, Connection, RecvError, SendError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -375,21 +375,6 @@ fn the_pipes_use_the_transport_asked_for() {
         [want; 4]
     );
     assert!(format!("{a:?}").contains(&format!("{want:?}")));
-}
-
-/// Whether `fd` polls readable within `timeout` (what an event loop sees).
-fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one live pollfd.
-    let rc = unsafe { libc::poll(&mut p, 1, ms) };
-    assert!(rc >= 0, "{}", std::io::Error::last_os_error());
-    rc > 0
 }
 
 #[test]
