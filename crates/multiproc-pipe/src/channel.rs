@@ -100,6 +100,38 @@ impl Spin {
         self.idle_waits = 0;
     }
 
+    /// Spins until `found()` (asked `checks` times between looks at the clock), for as long
+    /// as the budget allows and `deadline` leaves; whether it was found. A spin cut short by
+    /// the deadline says nothing of the peer and leaves the budget alone.
+    pub(crate) fn spin_until(
+        &mut self,
+        deadline: Option<Instant>,
+        checks: u32,
+        mut found: impl FnMut() -> bool,
+    ) -> bool {
+        let budget = self.plan();
+        if budget == 0 {
+            return false;
+        }
+        let full = Instant::now() + Duration::from_nanos(u64::from(budget));
+        let end = deadline.map_or(full, |d| full.min(d));
+        loop {
+            for _ in 0..checks {
+                if found() {
+                    self.hit();
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= end {
+                if end == full {
+                    self.miss();
+                }
+                return false;
+            }
+        }
+    }
+
     pub(crate) fn miss(&mut self) {
         self.budget_ns /= 2;
         if self.budget_ns < MIN_SPIN_NS {
@@ -132,21 +164,14 @@ fn read_wait(
             Wait::Forever => None,
             Wait::Until(d) => Some(d),
         };
-        let budget = spin.plan();
-        if budget > 0 {
-            let start = Instant::now();
-            let full = start + Duration::from_nanos(u64::from(budget));
-            let end = deadline.map_or(full, |d| full.min(d));
-            while Instant::now() < end {
-                std::hint::spin_loop();
-                if let Some(r) = attempt(true) {
-                    spin.hit();
-                    return r;
-                }
-            }
-            if end == full {
-                spin.miss(); // a spin cut short by the deadline says nothing of the peer
-            }
+        let mut got = None;
+        // One read (a system call) per look at the clock.
+        spin.spin_until(deadline, 1, || {
+            got = attempt(true);
+            got.is_some()
+        });
+        if let Some(r) = got {
+            return r;
         }
         match deadline {
             None => {
@@ -346,15 +371,7 @@ impl Channel {
         fds: &[RawFd],
     ) -> Result<(), SendError> {
         let len = payload.len() as u64;
-        if len > self.max {
-            return Err(SendError::TooLarge { len, max: self.max });
-        }
-        if fds.len() > MAX_FDS {
-            return Err(SendError::TooManyFds {
-                count: fds.len(),
-                max: MAX_FDS,
-            });
-        }
+        check_frame(len, self.max, fds.len())?;
         if !fds.is_empty() && !self.unix {
             return Err(SendError::FdsUnsupported);
         }
@@ -647,15 +664,7 @@ impl Channel {
             // Through a vector: a message that does not fit is handed back whole, and one
             // that a timeout interrupts is kept.
             let msg = self.recv_frame(wait)?;
-            return match buf.get_mut(..msg.len()) {
-                Some(dst) => {
-                    dst.copy_from_slice(&msg);
-                    let n = msg.len();
-                    self.recycle(msg);
-                    Ok(n)
-                }
-                None => Err(RecvError::BufferTooShort(msg)),
-            };
+            return copy_out(&mut self.spare, msg, buf);
         }
         // Straight into the caller's buffer: no wait can interrupt it half-way.
         let dst = &mut buf[..len];
@@ -729,6 +738,53 @@ pub(crate) fn decode<T: DeserializeOwned>(msg: &[u8], fds: Vec<OwnedFd>) -> Resu
         (Ok((_, rest)), None) => Err(RecvError::TrailingBytes { extra: rest.len() }),
         (Err(e), None) => Err(RecvError::Decode(e.to_string())),
     }
+}
+
+/// The checks before sending a message of `len` bytes with `nfds` fds, on either transport.
+pub(crate) fn check_frame(len: u64, max: u64, nfds: usize) -> Result<(), SendError> {
+    if len > max {
+        return Err(SendError::TooLarge { len, max });
+    }
+    if nfds > MAX_FDS {
+        return Err(SendError::TooManyFds {
+            count: nfds,
+            max: MAX_FDS,
+        });
+    }
+    Ok(())
+}
+
+/// Copies a received message into `buf` and keeps its buffer in `spare`; a message that does
+/// not fit is handed back whole.
+pub(crate) fn copy_out(
+    spare: &mut Vec<u8>,
+    msg: Vec<u8>,
+    buf: &mut [u8],
+) -> Result<usize, RecvError> {
+    let Some(dst) = buf.get_mut(..msg.len()) else {
+        return Err(RecvError::BufferTooShort(msg));
+    };
+    dst.copy_from_slice(&msg);
+    let n = msg.len();
+    recycle(spare, msg);
+    Ok(n)
+}
+
+/// Checks a socket received from another process for an end (a connected stream socket, not
+/// listening; Unix-domain only if `unix_only`, else also TCP) and resets the receive options
+/// its sender may have set that would change how we read. Returns whether it is Unix-domain.
+pub(crate) fn received_stream_socket(fd: BorrowedFd<'_>, unix_only: bool) -> io::Result<bool> {
+    let kind = sys::socket_kind(fd)?;
+    let unix = kind.domain == libc::AF_UNIX;
+    let inet = kind.domain == libc::AF_INET || kind.domain == libc::AF_INET6;
+    if kind.ty != libc::SOCK_STREAM || kind.listening || !(unix || (inet && !unix_only)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not the connected stream socket of a connection",
+        ));
+    }
+    sys::reset_receive_options(fd)?;
+    Ok(unix)
 }
 
 /// Gives a received message's buffer back for reuse in `spare`.

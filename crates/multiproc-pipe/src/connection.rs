@@ -286,19 +286,7 @@ macro_rules! common_methods {
             }
 
             fn from_transfer_fd(fd: OwnedFd) -> io::Result<Self> {
-                let kind = sys::socket_kind(fd.as_fd())?;
-                let unix = kind.domain == libc::AF_UNIX;
-                if kind.ty != libc::SOCK_STREAM
-                    || kind.listening
-                    || !(unix || kind.domain == libc::AF_INET || kind.domain == libc::AF_INET6)
-                {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "not the connected stream socket of a connection",
-                    ));
-                }
-                // Options the peer may have set that would change how we read.
-                sys::reset_receive_options(fd.as_fd())?;
+                let unix = crate::channel::received_stream_socket(fd.as_fd(), false)?;
                 Ok($ty {
                     chan: Link::Socket(Channel::new(fd, unix)),
                 })

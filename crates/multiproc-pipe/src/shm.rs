@@ -31,7 +31,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The default ring capacity per direction: 256 KiB (pages are committed as they are used).
 pub const DEFAULT_RING_CAPACITY: usize = 256 << 10;
@@ -91,6 +91,22 @@ struct Side {
 }
 
 impl Rx {
+    /// A receiving half, armed: until its first receive, the fd announces every message (an
+    /// end used only through an event loop works from the start).
+    fn new(sock: OwnedFd, ring: Arc<Ring>) -> Rx {
+        let rx = Rx {
+            sock,
+            ring: RingReader::new(ring),
+            spin: Spin::new(),
+            side: Mutex::default(),
+            armed: AtomicBool::new(false),
+            eof: AtomicBool::new(false),
+            room_checked_at: 0,
+        };
+        rx.arm();
+        rx
+    }
+
     fn side(&mut self) -> &mut Side {
         self.side.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
@@ -229,28 +245,6 @@ impl Tx {
     }
 }
 
-impl Rx {
-    /// A receiving half, armed: until its first receive, the fd announces every message (an
-    /// end used only through an event loop works from the start).
-    fn new(sock: OwnedFd, ring: Arc<Ring>) -> Rx {
-        let rx = Rx {
-            sock,
-            ring: RingReader::new(ring),
-            spin: Spin::new(),
-            side: Mutex::default(),
-            armed: AtomicBool::new(false),
-            eof: AtomicBool::new(false),
-            room_checked_at: 0,
-        };
-        rx.arm();
-        rx
-    }
-}
-
-fn ring_error(e: RingError) -> String {
-    e.to_string()
-}
-
 impl ShmChannel {
     fn new(tx: Option<Tx>, rx: Option<Rx>) -> ShmChannel {
         ShmChannel {
@@ -316,14 +310,7 @@ impl ShmChannel {
                 .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))
         };
         let socket = |fd: OwnedFd| -> io::Result<OwnedFd> {
-            let kind = sys::socket_kind(fd.as_fd())?;
-            if kind.domain != libc::AF_UNIX || kind.ty != libc::SOCK_STREAM || kind.listening {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not the Unix stream socket of a shared-memory end",
-                ));
-            }
-            sys::reset_receive_options(fd.as_fd())?;
+            channel::received_stream_socket(fd.as_fd(), true)?;
             Ok(fd)
         };
         let ring = |fd: OwnedFd| Ring::from_fd(fd).map(Arc::new);
@@ -471,16 +458,7 @@ impl ShmChannel {
         payload: &[u8],
         fds: &[RawFd],
     ) -> Result<(), SendError> {
-        let len = payload.len() as u64;
-        if len > self.max {
-            return Err(SendError::TooLarge { len, max: self.max });
-        }
-        if fds.len() > MAX_FDS {
-            return Err(SendError::TooManyFds {
-                count: fds.len(),
-                max: MAX_FDS,
-            });
-        }
+        channel::check_frame(payload.len() as u64, self.max, fds.len())?;
         if self.gone() || self.broken {
             return Err(SendError::Disconnected);
         }
@@ -521,7 +499,7 @@ impl ShmChannel {
             match pushed {
                 Ok(Push::Done) => return Ok(()),
                 Ok(Push::Full) => self.wait_room()?,
-                Err(e) => return Err(self.send_protocol(ring_error(e))),
+                Err(e) => return Err(self.send_protocol(e.to_string())),
             }
         }
     }
@@ -541,25 +519,14 @@ impl ShmChannel {
     /// socket until a wake-up or the end of the peer.
     fn wait_room(&mut self) -> Result<(), SendError> {
         let tx = self.tx.as_mut().expect("a sending end");
-        let room = |tx: &Tx| tx.ring.has_room().map_err(ring_error);
-        let budget = tx.spin.plan();
-        if budget > 0 {
-            let end = Instant::now() + Duration::from_nanos(u64::from(budget));
-            loop {
-                match room(tx) {
-                    Ok(true) => {
-                        tx.spin.hit();
-                        return Ok(());
-                    }
-                    Ok(false) => {}
-                    Err(why) => return Err(self.send_protocol(why)),
-                }
-                spin_a_while();
-                if Instant::now() >= end {
-                    tx.spin.miss();
-                    break;
-                }
-            }
+        let room = |tx: &Tx| tx.ring.has_room().map_err(|e| e.to_string());
+        // An impossible position counts as found: the push that follows reports it.
+        let ring = &tx.ring;
+        if tx
+            .spin
+            .spin_until(None, SPIN_CHECKS, || ring.has_room().unwrap_or(true))
+        {
+            return Ok(());
         }
         loop {
             let tx = self.tx.as_mut().expect("a sending end");
@@ -645,7 +612,7 @@ impl ShmChannel {
                 self.break_off();
                 Err(RecvError::TooLarge { len, max })
             }
-            Err(e) => Err(self.recv_protocol(ring_error(e))),
+            Err(e) => Err(self.recv_protocol(e.to_string())),
         }
     }
 
@@ -682,7 +649,12 @@ impl ShmChannel {
             let rx = self.rx.as_mut().expect("a receiving end");
             if !spun {
                 spun = true;
-                if rx.spin_for_data(deadline) {
+                let ring = &rx.ring;
+                // An impossible position is reported by the pop that follows.
+                if rx
+                    .spin
+                    .spin_until(deadline, SPIN_CHECKS, || ring.has_data().unwrap_or(true))
+                {
                     continue;
                 }
             }
@@ -755,15 +727,7 @@ impl ShmChannel {
 
     pub(crate) fn recv_into(&mut self, buf: &mut [u8], wait: Wait) -> Result<usize, RecvError> {
         let msg = self.recv_frame(wait)?;
-        match buf.get_mut(..msg.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(&msg);
-                let n = msg.len();
-                channel::recycle(&mut self.spare, msg);
-                Ok(n)
-            }
-            None => Err(RecvError::BufferTooShort(msg)),
-        }
+        channel::copy_out(&mut self.spare, msg, buf)
     }
 
     /// For `wait`, before sleeping: says this end sleeps, then whether something can be
@@ -811,49 +775,14 @@ impl ShmChannel {
     }
 }
 
-impl Rx {
-    /// Spins until published bytes appear, for as long as the spin allows (and `deadline`);
-    /// whether they did.
-    fn spin_for_data(&mut self, deadline: Option<Instant>) -> bool {
-        let budget = self.spin.plan();
-        if budget == 0 {
-            return false;
-        }
-        let full = Instant::now() + Duration::from_nanos(u64::from(budget));
-        let end = deadline.map_or(full, |d| full.min(d));
-        loop {
-            for _ in 0..SPIN_CHECKS {
-                // An impossible position is reported by the pop that follows.
-                if self.ring.has_data().unwrap_or(true) {
-                    self.spin.hit();
-                    return true;
-                }
-                std::hint::spin_loop();
-            }
-            if Instant::now() >= end {
-                if end == full {
-                    self.spin.miss(); // cut short by the deadline: says nothing of the peer
-                }
-                return false;
-            }
-        }
-    }
-}
-
 /// Looks at the ring this many times between looks at the clock.
 const SPIN_CHECKS: u32 = 32;
-
-/// A short busy wait between looks at the ring.
-fn spin_a_while() {
-    for _ in 0..SPIN_CHECKS {
-        std::hint::spin_loop();
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use multiproc_internal::block::HEADER_LEN;
+    use std::time::Duration;
 
     /// Cheap deterministic randomness (xorshift).
     fn rng(state: &mut u64) -> u64 {
