@@ -799,6 +799,7 @@ mod tests {
     fn a_hostile_peer_scribbling_over_the_ring_yields_only_errors() {
         const ITERATIONS: u64 = 1_000_000;
         const PER_ROUND: u64 = 20_000;
+        const LEAD: u64 = 64;
         let mut st = 0x2545_f491_4f6c_dd1du64;
         let (mut protocol, mut messages, mut total) = (0u64, 0u64, 0u64);
         while total < ITERATIONS {
@@ -806,6 +807,9 @@ mod tests {
             let ring = a.tx.as_ref().unwrap().ring.ring();
             let stop = AtomicBool::new(false);
             let scribbles = std::sync::atomic::AtomicU64::new(0);
+            // The receiver's attempts so far: the scribbler keeps within `LEAD` scribbles
+            // of them, so that every round interleaves the two even on one CPU.
+            let attempts = std::sync::atomic::AtomicU64::new(0);
             let seed = rng(&mut st);
             std::thread::scope(|s| {
                 s.spawn(|| {
@@ -814,6 +818,10 @@ mod tests {
                     let base = HEADER_LEN;
                     let mut i = 0u64;
                     while !stop.load(Ordering::Acquire) {
+                        if i >= (attempts.load(Ordering::Acquire) + 1) * LEAD {
+                            std::thread::yield_now();
+                            continue;
+                        }
                         i += 1;
                         scribbles.store(i, Ordering::Release);
                         let v = rng(&mut st);
@@ -848,14 +856,23 @@ mod tests {
                 });
                 // Receives until the scribbler has done its share of the iterations (or the
                 // end is closed), then stops it.
+                let mut n = 0u64;
                 while scribbles.load(Ordering::Acquire) < PER_ROUND {
-                    let deadline = Instant::now() + Duration::from_millis(2);
-                    match b.recv_frame_fds(Wait::Until(deadline)) {
+                    n += 1;
+                    // Mostly quick looks; now and then a receive that spins and sleeps.
+                    let wait = if n.is_multiple_of(16) {
+                        Wait::Until(Instant::now() + Duration::from_millis(1))
+                    } else {
+                        Wait::Try
+                    };
+                    let got = b.recv_frame_fds(wait);
+                    attempts.store(n, Ordering::Release);
+                    match got {
                         Ok((msg, _)) => {
                             assert!(msg.len() as u64 <= b.max());
                             messages += 1;
                         }
-                        Err(RecvError::Timeout) => {}
+                        Err(RecvError::Timeout | RecvError::Empty) => {}
                         Err(RecvError::Protocol(_) | RecvError::TooLarge { .. }) => {
                             protocol += 1;
                             // The end is closed for good.
