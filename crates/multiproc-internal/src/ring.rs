@@ -7,6 +7,15 @@
 //! `WHOLE` record; a larger one streams through as `FIRST` (carrying the total length),
 //! `MORE`… and `LAST` records, and the reader assembles it: a message is never presented until
 //! all of it is there. Records may wrap around the end of the ring (copied in two parts).
+//! A streamed message can be abandoned (`ABORT`: its writer gave up, or died and the next
+//! writer ends it); a streaming writer always leaves room for that record. A reader taking over
+//! from one that died mid-message skips the rest of it ([`RingReader::resync`]). Each side also
+//! counts the whole messages it moved past, so [`Ring::messages`] tells how many wait.
+//!
+//! Several processes may share a side by taking turns under a lock of the caller's (the
+//! queue's producers and consumers): each side reloads its position from the ring at each
+//! message. A ring can live in a block of its own ([`Ring::new`]) or beside its user's control
+//! data in a larger one ([`Ring::within`]).
 //!
 //! The other side is untrusted: every position, length and kind read from shared memory is
 //! checked before use, and a violation is [`RingError::Corrupt`] — never an out-of-bounds
@@ -26,9 +35,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 const MAGIC: u64 = u64::from_le_bytes(*b"MPRING\0\0");
 const VERSION: u32 = 1;
 
-/// Payload offsets: each position on its own cache line, then the flags, then the data.
+/// Payload offsets: each position on its own cache line (with the count of whole messages
+/// that side has moved past), then the flags, then the data.
 const HEAD: usize = 0;
+const WRITTEN: usize = 8;
 const TAIL: usize = 64;
+const READ: usize = 72;
 const READER_WAITING: usize = 128;
 const WRITER_WAITING: usize = 132;
 const DATA: usize = 256;
@@ -38,6 +50,9 @@ const WHOLE: u32 = 1;
 const FIRST: u32 = 2;
 const MORE: u32 = 3;
 const LAST: u32 = 4;
+/// The streamed message before it is abandoned (its writer gave up or died): the reader drops
+/// what it assembled. No bytes, no tag.
+const ABORT: u32 = 5;
 /// A record's kind word: the kind in the low 16 bits, the message's tag in the high 16 (on
 /// `WHOLE` and `FIRST` records; zero on the others).
 const KIND_MASK: u32 = 0xffff;
@@ -109,6 +124,9 @@ fn corrupt(why: impl Into<String>) -> RingError {
 pub struct Ring {
     block: SharedBlock,
     cap: usize,
+    /// Where the ring's part starts in the block (a ring may share its block with the
+    /// control data of what it serves, see [`Ring::within`]).
+    base: usize,
 }
 
 impl Ring {
@@ -139,6 +157,45 @@ impl Ring {
         Ok(Ring {
             block,
             cap: capacity,
+            base: crate::block::HEADER_LEN,
+        })
+    }
+
+    /// The bytes a ring of `capacity` takes in a block (see [`Ring::within`]).
+    pub fn footprint(capacity: usize) -> usize {
+        DATA + capacity
+    }
+
+    /// A ring of `capacity` data bytes at payload offset `offset` of `block`, which holds other
+    /// things of the caller's beside it: [`footprint`](Ring::footprint) bytes from `offset`
+    /// (64-byte aligned), zeroed at creation, that nothing else touches.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a bad capacity or offset, or a block too small.
+    pub fn within(block: SharedBlock, offset: usize, capacity: usize) -> io::Result<Ring> {
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+            return Err(crate::errno::invalid_input(format!(
+                "ring capacity {capacity}: a power of two from {MIN_CAPACITY} to {MAX_CAPACITY}"
+            )));
+        }
+        let base = crate::block::HEADER_LEN
+            .checked_add(offset)
+            .filter(|b| b % 64 == 0)
+            .ok_or_else(|| crate::errno::invalid_input("ring offset not 64-byte aligned"))?;
+        if base
+            .checked_add(Self::footprint(capacity))
+            .is_none_or(|end| end > block.size())
+        {
+            return Err(crate::errno::invalid_input(format!(
+                "a ring of {capacity} bytes at offset {offset} does not fit a block of {} bytes",
+                block.size()
+            )));
+        }
+        Ok(Ring {
+            block,
+            cap: capacity,
+            base,
         })
     }
 
@@ -154,7 +211,11 @@ impl Ring {
             .and_then(|l| l.checked_sub(DATA))
             .filter(|c| c.is_power_of_two() && (MIN_CAPACITY..=MAX_CAPACITY).contains(c))
             .ok_or_else(|| crate::errno::invalid_data("not a ring of a valid capacity"))?;
-        Ok(Ring { block, cap })
+        Ok(Ring {
+            block,
+            cap,
+            base: crate::block::HEADER_LEN,
+        })
     }
 
     /// The data capacity in bytes.
@@ -169,13 +230,13 @@ impl Ring {
 
     fn word(&self, off: usize) -> &AtomicU64 {
         self.block
-            .atomic_u64(crate::block::HEADER_LEN + off)
+            .atomic_u64(self.base + off)
             .expect("inside the block: checked at creation")
     }
 
     fn flag(&self, off: usize) -> &AtomicU32 {
         self.block
-            .atomic_u32(crate::block::HEADER_LEN + off)
+            .atomic_u32(self.base + off)
             .expect("inside the block: checked at creation")
     }
 
@@ -183,7 +244,7 @@ impl Ring {
     fn put(&self, pos: u64, data: &[u8]) {
         let at = (pos as usize) & (self.cap - 1);
         let first = data.len().min(self.cap - at);
-        let base = crate::block::HEADER_LEN + DATA;
+        let base = self.base + DATA;
         let ok =
             self.block.store(base + at, &data[..first]) & self.block.store(base, &data[first..]);
         debug_assert!(ok, "ring copies stay inside the block");
@@ -193,7 +254,7 @@ impl Ring {
     fn get(&self, pos: u64, out: &mut [u8]) {
         let at = (pos as usize) & (self.cap - 1);
         let first = out.len().min(self.cap - at);
-        let base = crate::block::HEADER_LEN + DATA;
+        let base = self.base + DATA;
         let (a, b) = out.split_at_mut(first);
         let ok = self.block.load(base + at, a) & self.block.load(base, b);
         debug_assert!(ok, "ring copies stay inside the block");
@@ -203,10 +264,25 @@ impl Ring {
     fn get_append(&self, pos: u64, n: usize, out: &mut Vec<u8>) {
         let at = (pos as usize) & (self.cap - 1);
         let first = n.min(self.cap - at);
-        let base = crate::block::HEADER_LEN + DATA;
+        let base = self.base + DATA;
         let ok = self.block.load_append(base + at, first, out)
             & self.block.load_append(base, n - first, out);
         debug_assert!(ok, "ring copies stay inside the block");
+    }
+
+    /// Whole messages published and not yet taken (or dropped by a reader resynchronising), as
+    /// the two sides' counts say: exact while both live; a side that died between moving its
+    /// position and its count leaves it one too low for good, never too high. Clamped to
+    /// what the ring can hold.
+    pub fn messages(&self) -> u64 {
+        let read = self.word(READ).load(Ordering::Acquire);
+        let written = self.word(WRITTEN).load(Ordering::Acquire);
+        let n = written.wrapping_sub(read);
+        if n > u64::MAX / 2 {
+            0
+        } else {
+            n.min((self.cap / RECORD_HEADER) as u64)
+        }
     }
 
     /// The writing side, borrowing the ring. Exactly one process may write.
@@ -386,6 +462,40 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
         self.ring.word(HEAD).store(self.head, Ordering::Release);
     }
 
+    /// Publishes the record that completes a message, then counts the message (in this order:
+    /// a writer dying between the two leaves the count low, never high).
+    fn publish_message(&self) {
+        self.publish();
+        let written = self.ring.word(WRITTEN);
+        written.store(
+            written.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
+    }
+
+    /// Abandons the message part-way into the ring: an `ABORT` record tells the reader to drop
+    /// the parts it took. Without a message of its own under way, the writer continues from
+    /// the position published in the ring, for a message another writer of the ring left
+    /// unfinished (it died): the caller knows there is one.
+    ///
+    /// A streaming writer always leaves room for this record, so it needs no waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Corrupt`] if the reader's position is impossible, or leaves no room.
+    pub fn abort(&mut self) -> Result<(), RingError> {
+        if self.sent.is_none() {
+            self.head = self.ring.word(HEAD).load(Ordering::Relaxed);
+        }
+        if self.free(RECORD_HEADER)? < RECORD_HEADER {
+            return Err(corrupt("no room for the end of an abandoned message"));
+        }
+        self.record(ABORT, &[]);
+        self.sent = None;
+        self.publish();
+        Ok(())
+    }
+
     /// Puts as much of `msg` into the ring as fits. Call again with the same message after
     /// [`Push::Full`] until [`Push::Done`]; a different message before then is a logic error
     /// of the caller (it would be spliced).
@@ -419,7 +529,7 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
             match self.sent {
                 None if RECORD_HEADER + pad8(msg.len()) <= free => {
                     self.record(tagged(WHOLE), &[msg]);
-                    self.publish();
+                    self.publish_message();
                     return Ok(Push::Done);
                 }
                 None => {
@@ -427,7 +537,8 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                         self.waiting_for = self.part_min(msg.len());
                         return Ok(Push::Full);
                     }
-                    let room = (free - RECORD_HEADER - TOTAL) & !7;
+                    // Room for an `ABORT` record stays free while the message streams.
+                    let room = (free - 2 * RECORD_HEADER - TOTAL) & !7;
                     let n = room
                         .min(msg.len())
                         .min(self.part_max() - RECORD_HEADER - TOTAL);
@@ -443,7 +554,7 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                     if RECORD_HEADER + pad8(left) <= free {
                         self.record(LAST, &[&msg[done..]]);
                         self.sent = None;
-                        self.publish();
+                        self.publish_message();
                         return Ok(Push::Done);
                     }
                     if free < self.part_min(left) {
@@ -451,7 +562,7 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
                         self.publish();
                         return Ok(Push::Full);
                     }
-                    let n = ((free - RECORD_HEADER) & !7).min(self.part_max() - RECORD_HEADER);
+                    let n = ((free - 2 * RECORD_HEADER) & !7).min(self.part_max() - RECORD_HEADER);
                     self.record(MORE, &[&msg[done..done + n]]);
                     self.sent = Some((msg.len(), done + n));
                 }
@@ -482,6 +593,8 @@ pub struct RingReader<R: Deref<Target = Ring>> {
     partial: Option<(u16, u64, Vec<u8>)>,
     /// The tag of the last message popped.
     tag: u16,
+    /// Dropping the rest of a message another reader of the ring took part of (it died).
+    skipping: bool,
 }
 
 impl<R: Deref<Target = Ring>> RingReader<R> {
@@ -495,6 +608,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
             head_seen: tail,
             partial: None,
             tag: 0,
+            skipping: false,
         }
     }
 
@@ -516,6 +630,14 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
     /// Drops the part of a message taken so far (its writer is gone: the rest never comes).
     pub fn discard_partial(&mut self) {
         self.partial = None;
+    }
+
+    /// For a reader taking over from one that died part-way through a message: the rest of
+    /// that message (continuation records up to its end) is dropped, and counted as taken,
+    /// until the next message starts.
+    pub fn resync(&mut self) {
+        self.partial = None;
+        self.skipping = true;
     }
 
     /// The reading position: it moves whenever a pop takes bytes (and so makes room).
@@ -606,6 +728,26 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                 )));
             }
             let body = self.tail.wrapping_add(RECORD_HEADER as u64);
+            if kind == ABORT {
+                if len != 0 {
+                    return Err(corrupt("an abort record with bytes"));
+                }
+                // The message under way (if any) is abandoned.
+                self.partial = None;
+                self.skipping = false;
+                self.consume(size, false);
+                continue;
+            }
+            if self.skipping {
+                match kind {
+                    MORE | LAST => {
+                        self.consume(size, kind == LAST);
+                        self.skipping = kind != LAST;
+                        continue;
+                    }
+                    _ => self.skipping = false,
+                }
+            }
             match (kind, self.partial.as_mut()) {
                 (WHOLE, None) => {
                     if len as u64 > max {
@@ -616,7 +758,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                     }
                     out.clear();
                     self.ring.get_append(body, len, out);
-                    self.consume(size);
+                    self.consume(size, true);
                     self.tag = tag;
                     return Ok(Pop::Message);
                 }
@@ -642,7 +784,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                     self.ring
                         .get_append(body.wrapping_add(TOTAL as u64), chunk, &mut bytes);
                     self.partial = Some((tag, total, bytes));
-                    self.consume(size);
+                    self.consume(size, false);
                 }
                 (MORE | LAST, Some(_)) if len == 0 => {
                     return Err(corrupt("an empty continuation record"));
@@ -659,7 +801,7 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
                         bytes.reserve_exact(to - bytes.len());
                     }
                     self.ring.get_append(body, len, bytes);
-                    self.consume(size);
+                    self.consume(size, kind == LAST);
                     if kind == LAST {
                         let (tag, total, bytes) = self.partial.take().unwrap_or_default();
                         if bytes.len() as u64 != total {
@@ -681,7 +823,16 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
         Ok(Pop::Empty)
     }
 
-    fn consume(&mut self, size: usize) {
+    /// Moves past a record; `ends` when it completes a message, which is counted first (a
+    /// reader dying between the two leaves the count of messages in the ring low, never high).
+    fn consume(&mut self, size: usize, ends: bool) {
+        if ends {
+            let read = self.ring.word(READ);
+            read.store(
+                read.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Release,
+            );
+        }
         self.tail = self.tail.wrapping_add(size as u64);
         self.ring.word(TAIL).store(self.tail, Ordering::Release);
     }
@@ -793,6 +944,171 @@ mod tests {
         assert_eq!(w.try_push(b"").unwrap(), Push::Done);
         assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
         assert_eq!(r.tag(), 0);
+    }
+
+    #[test]
+    fn an_abandoned_message_is_dropped_whole_and_the_next_one_comes_through() {
+        for len in [9_000, 12_345, 100_000] {
+            let ring = Ring::new(MIN_CAPACITY).unwrap();
+            let mut w = ring.writer();
+            let mut r = ring.reader();
+            let mut out = Vec::new();
+            let big = pattern(len, 1);
+            // Part of the message goes in, the reader takes some of it, then the writer gives
+            // up: room for the abort record is always left.
+            let mut rounds = 0;
+            while rounds < 2 && w.try_push(&big).unwrap() == Push::Full {
+                assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+                rounds += 1;
+            }
+            assert!(w.is_streaming());
+            w.abort().unwrap();
+            assert!(!w.is_streaming());
+            assert_eq!(w.try_push(b"next").unwrap(), Push::Done);
+            assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+            assert_eq!(out, b"next");
+            assert!(!r.is_assembling());
+            assert_eq!(ring.messages(), 0);
+        }
+    }
+
+    #[test]
+    fn a_streaming_writer_always_leaves_room_to_abandon_its_message() {
+        for fill in 0..200usize {
+            let ring = Ring::new(MIN_CAPACITY).unwrap();
+            let mut w = ring.writer();
+            // Something already in the ring, of many sizes.
+            assert_eq!(w.try_push(&pattern(fill * 17, 5)).unwrap(), Push::Done);
+            let big = pattern(MIN_CAPACITY * 2 + fill, 6);
+            if w.try_push(&big).unwrap() == Push::Full && w.is_streaming() {
+                w.abort().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_writer_taking_over_from_a_dead_one_ends_its_message() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut dead = ring.writer();
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        assert_eq!(dead.try_push(&pattern(9_000, 2)).unwrap(), Push::Full);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+        assert!(r.is_assembling());
+        let _ = dead; // The writer dies mid-message: nothing of it runs again.
+        let mut next = ring.writer();
+        next.abort().unwrap();
+        assert_eq!(next.try_push(b"after").unwrap(), Push::Done);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert_eq!(out, b"after");
+    }
+
+    #[test]
+    fn a_reader_taking_over_from_a_dead_one_skips_the_rest_of_its_message() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut out = Vec::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut w = ring.writer();
+                for m in [pattern(20_000, 3), b"second".to_vec()] {
+                    while w.try_push(&m).unwrap() == Push::Full {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let mut dead = ring.reader();
+            while !dead.is_assembling() {
+                assert_eq!(dead.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+                std::thread::yield_now();
+            }
+            let _ = dead; // The reader dies mid-message.
+            let mut r = ring.reader();
+            r.resync();
+            while r.try_pop(&mut out, u64::MAX).unwrap() == Pop::Empty {
+                std::thread::yield_now();
+            }
+            assert_eq!(out, b"second");
+        });
+        // The dropped message counts as taken.
+        assert_eq!(ring.messages(), 0);
+    }
+
+    #[test]
+    fn messages_counts_whole_messages_published_and_not_taken() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut w = ring.writer();
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        for i in 0..10u8 {
+            assert_eq!(w.try_push(&[i; 100]).unwrap(), Push::Done);
+        }
+        assert_eq!(ring.messages(), 10);
+        // A message part-way in is not counted.
+        let big = pattern(10_000, 4);
+        assert_eq!(w.try_push(&big).unwrap(), Push::Full);
+        assert_eq!(ring.messages(), 10);
+        let mut got = 0;
+        loop {
+            match r.try_pop(&mut out, u64::MAX).unwrap() {
+                Pop::Message => got += 1,
+                Pop::Empty => {
+                    if w.try_push(&big).unwrap() == Push::Done {
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(ring.messages(), 11 - got);
+        while r.try_pop(&mut out, u64::MAX).unwrap() == Pop::Message {}
+        assert_eq!(ring.messages(), 0);
+        // Hostile counts are clamped.
+        ring.word(WRITTEN).store(u64::MAX / 3, Ordering::Relaxed);
+        assert_eq!(ring.messages(), (MIN_CAPACITY / RECORD_HEADER) as u64);
+        ring.word(WRITTEN).store(0, Ordering::Relaxed);
+        ring.word(READ).store(5, Ordering::Relaxed);
+        assert_eq!(ring.messages(), 0);
+    }
+
+    #[test]
+    fn a_ring_within_a_larger_block_keeps_to_its_part() {
+        let layout = Layout {
+            magic: 7,
+            version: 1,
+            elem_size: 1,
+            elem_align: 1,
+            len: 4096 + Ring::footprint(MIN_CAPACITY) as u64,
+        };
+        let block =
+            SharedBlock::create_anonymous("test", &layout, 4096 + Ring::footprint(MIN_CAPACITY))
+                .unwrap();
+        block.fill(crate::block::HEADER_LEN, 4096, 0xee);
+        assert!(Ring::within(block, 4, MIN_CAPACITY).is_err());
+        let block =
+            SharedBlock::create_anonymous("test", &layout, 4096 + Ring::footprint(MIN_CAPACITY))
+                .unwrap();
+        assert!(Ring::within(block, 4096 + 64, MIN_CAPACITY).is_err());
+        let block =
+            SharedBlock::create_anonymous("test", &layout, 4096 + Ring::footprint(MIN_CAPACITY))
+                .unwrap();
+        block.fill(crate::block::HEADER_LEN, 4096, 0xee);
+        let ring = Ring::within(block, 4096, MIN_CAPACITY).unwrap();
+        let msgs: Vec<Vec<u8>> = (0..500).map(|i| pattern(i * 37 % 5000, i as u8)).collect();
+        let mut w = ring.writer();
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        for m in &msgs {
+            while w.try_push(m).unwrap() == Push::Full {
+                assert_ne!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+            }
+            while r.try_pop(&mut out, u64::MAX).unwrap() == Pop::Empty {}
+            assert!(out == *m);
+        }
+        let mut before = vec![0u8; 4096];
+        ring.block().load(crate::block::HEADER_LEN, &mut before);
+        assert!(
+            before.iter().all(|&b| b == 0xee),
+            "the ring wrote outside its part"
+        );
     }
 
     #[test]
