@@ -35,6 +35,7 @@ pub mod identity;
 pub mod object;
 pub mod ring;
 pub mod robust;
+pub mod spin;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod transfer;

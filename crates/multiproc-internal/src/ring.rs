@@ -572,6 +572,36 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
     }
 }
 
+impl<R: Deref<Target = Ring>> RingWriter<R> {
+    /// Puts `msg` into the ring only as one record, only if it fits now: [`Push::Full`] with
+    /// nothing written otherwise (never for a message larger than the ring can ever take as
+    /// one record: those only stream). For a caller that must not wait.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::WrongMessage`] while a streamed message is under way;
+    /// [`RingError::Corrupt`] if the reader's position is impossible.
+    pub fn try_push_whole(&mut self, tag: u16, msg: &[u8]) -> Result<Push, RingError> {
+        if self.sent.is_some() {
+            return Err(RingError::WrongMessage);
+        }
+        self.head = self.ring.word(HEAD).load(Ordering::Relaxed);
+        let need = RECORD_HEADER + pad8(msg.len());
+        if need > self.ring.cap || self.free(need)? < need {
+            self.waiting_for = need.min(self.ring.cap);
+            return Ok(Push::Full);
+        }
+        self.record(WHOLE | u32::from(tag) << TAG_SHIFT, &[msg]);
+        self.publish_message();
+        Ok(Push::Done)
+    }
+
+    /// Whether `len` bytes fit as one record in an empty ring (else they can only stream).
+    pub fn fits_whole(&self, len: usize) -> bool {
+        RECORD_HEADER + pad8(len) <= self.ring.cap
+    }
+}
+
 /// How far a pop got.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pop {
@@ -970,6 +1000,25 @@ mod tests {
             assert!(!r.is_assembling());
             assert_eq!(ring.messages(), 0);
         }
+    }
+
+    #[test]
+    fn a_whole_push_writes_all_or_nothing() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut w = ring.writer();
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        assert!(w.fits_whole(MIN_CAPACITY - 8) && !w.fits_whole(MIN_CAPACITY - 7));
+        assert_eq!(w.try_push_whole(1, &[0; MIN_CAPACITY]).unwrap(), Push::Full);
+        assert_eq!(w.try_push_whole(1, &[1; 3000]).unwrap(), Push::Done);
+        assert_eq!(w.try_push_whole(2, &[2; 3000]).unwrap(), Push::Full);
+        assert_eq!(ring.messages(), 1);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert_eq!((r.tag(), out.len()), (1, 3000));
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Empty);
+        assert_eq!(w.try_push_whole(2, &[2; 3000]).unwrap(), Push::Done);
+        assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+        assert_eq!((r.tag(), out.len()), (2, 3000));
     }
 
     #[test]

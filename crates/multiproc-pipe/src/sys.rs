@@ -633,10 +633,3 @@ pub(crate) fn zero(buf: &mut [u8]) {
     }
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
-
-/// How many CPUs are online; 1 if that cannot be read.
-pub(crate) fn online_cpus() -> usize {
-    // SAFETY: sysconf only reads system configuration.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(n).unwrap_or(1).max(1)
-}
