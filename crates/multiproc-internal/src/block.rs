@@ -381,6 +381,33 @@ impl SharedBlock {
         payload: usize,
         init: impl FnOnce(&SharedBlock),
     ) -> io::Result<Self> {
+        Self::create_memfd(debug_name, layout, payload, true, init)
+    }
+
+    /// Like [`SharedBlock::create_anonymous_with`], but the memory is not committed up front:
+    /// pages are allocated as they are first touched (for large blocks mostly left unused,
+    /// such as a queue's ring). A memfd has no size limit of its own, so a page that cannot be
+    /// allocated later is the memory cgroup's or the OOM killer's business, never a `SIGBUS`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SharedBlock::create_anonymous`].
+    pub fn create_anonymous_lazy_with(
+        debug_name: &str,
+        layout: &Layout,
+        payload: usize,
+        init: impl FnOnce(&SharedBlock),
+    ) -> io::Result<Self> {
+        Self::create_memfd(debug_name, layout, payload, false, init)
+    }
+
+    fn create_memfd(
+        debug_name: &str,
+        layout: &Layout,
+        payload: usize,
+        populate: bool,
+        init: impl FnOnce(&SharedBlock),
+    ) -> io::Result<Self> {
         if payload == 0 {
             return Err(invalid_input("size must be greater than zero"));
         }
@@ -403,8 +430,10 @@ impl SharedBlock {
         cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
         let mut block = Self::mapped(file, size, Backing::Memfd, false)?;
         block.created = true;
-        commit(&block.file, block.ptr, size)?;
-        block.populated_by.store(identity::pid(), Ordering::Relaxed);
+        if populate {
+            commit(&block.file, block.ptr, size)?;
+            block.populated_by.store(identity::pid(), Ordering::Relaxed);
+        }
         init(&block);
         block.header().init(layout);
         Ok(block)

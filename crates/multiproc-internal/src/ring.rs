@@ -285,6 +285,15 @@ impl Ring {
         }
     }
 
+    /// The positions the writer and the reader published, in bytes since the start (as read:
+    /// untrusted, for noticing progress and for estimates only).
+    pub fn positions(&self) -> (u64, u64) {
+        (
+            self.word(HEAD).load(Ordering::Acquire),
+            self.word(TAIL).load(Ordering::Acquire),
+        )
+    }
+
     /// The writing side, borrowing the ring. Exactly one process may write.
     pub fn writer(&self) -> RingWriter<&Ring> {
         RingWriter::new(self)
@@ -377,10 +386,13 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
     /// from another process continues where that one stopped).
     pub fn new(ring: R) -> Self {
         let head = ring.word(HEAD).load(Ordering::Relaxed);
+        // The reader's real position: the ring may hold messages not yet read (never assume
+        // it empty, or the first push could overwrite them).
+        let tail = ring.word(TAIL).load(Ordering::Acquire);
         RingWriter {
             ring,
             head,
-            tail_seen: head,
+            tail_seen: tail,
             sent: None,
             waiting_for: RECORD_HEADER + TOTAL + MIN_CHUNK,
         }
@@ -999,6 +1011,26 @@ mod tests {
             assert_eq!(out, b"next");
             assert!(!r.is_assembling());
             assert_eq!(ring.messages(), 0);
+        }
+    }
+
+    #[test]
+    fn a_writer_made_while_the_ring_holds_unread_messages_does_not_overwrite_them() {
+        let ring = Ring::new(MIN_CAPACITY).unwrap();
+        let mut first = ring.writer();
+        let mut n = 0u8;
+        while first.try_push_whole(0, &[n; 1000]).unwrap() == Push::Done {
+            n += 1;
+        }
+        // A writer handed over (or taking turns) while the ring is full.
+        let mut second = ring.writer();
+        assert_eq!(second.try_push_whole(0, &[99; 100]).unwrap(), Push::Full);
+        assert_eq!(second.try_push(&[99; 1000]).unwrap(), Push::Full);
+        let mut r = ring.reader();
+        let mut out = Vec::new();
+        for i in 0..n {
+            assert_eq!(r.try_pop(&mut out, u64::MAX).unwrap(), Pop::Message);
+            assert_eq!(out, [i; 1000]);
         }
     }
 

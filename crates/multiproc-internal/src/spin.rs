@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// probes with a short spin, to notice a peer that has become prompt. (A peer that shares this
 /// process's CPU cannot answer during a spin: the spins miss and fade, and the probes cost a
 /// twentieth of a wait's time.) On a machine with one CPU it never spins.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Spin {
     budget_ns: u32,
     /// Waits since the last spin or probe, while the budget is spent.

@@ -1,0 +1,416 @@
+//! `Queue<T>` across real processes: the seed's producer/consumer, limits and timeouts,
+//! items larger than the ring, closing, and processes killed mid-call.
+
+use multiproc_internal::testing::{fork_child, until_asleep, watchdog, ForkChild};
+use multiproc_mqueue::{GetError, Limit, PutError, Queue};
+use std::time::{Duration, Instant};
+
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Bytes that tell where they came from: item `seq` of producer `who`, `len` long.
+fn pattern(who: u8, seq: u32, len: usize) -> Vec<u8> {
+    let mut x = (u64::from(who) << 32 | u64::from(seq)).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn assert_timely(start: Instant, asked: Duration) {
+    let took = start.elapsed();
+    assert!(
+        took >= asked,
+        "returned after {took:?}, before the {asked:?} asked"
+    );
+    assert!(
+        took < asked + Duration::from_millis(500),
+        "returned after {took:?}, {asked:?} asked"
+    );
+}
+
+/// The seed's pattern: 2 producers × 100,000 items, 2 consumers stopped by a sentinel each.
+/// Every item arrives exactly once, and each producer's items in order at each consumer.
+#[test]
+fn two_producers_two_consumers_every_item_exactly_once_in_producer_order() {
+    let _w = watchdog(WATCHDOG);
+    const PER_PRODUCER: u32 = 100_000;
+    let q: Queue<Option<(u8, u32)>> = Queue::new(0).unwrap();
+    // What each consumer took, sent back in batches.
+    let results: Queue<Vec<(u8, u32)>> = Queue::new(0).unwrap();
+    let consumers: Vec<ForkChild> = (0..2)
+        .map(|_| {
+            let (q, results) = (q.clone(), results.clone());
+            fork_child(move || {
+                let mut last = [None::<u32>; 2];
+                let mut batch = Vec::new();
+                while let Some((who, seq)) = q.get().unwrap() {
+                    let w = usize::from(who);
+                    assert!(
+                        last[w].is_none_or(|l| l < seq),
+                        "producer {who} out of order"
+                    );
+                    last[w] = Some(seq);
+                    batch.push((who, seq));
+                    if batch.len() == 10_000 {
+                        results.put(std::mem::take(&mut batch)).unwrap();
+                    }
+                }
+                if !batch.is_empty() {
+                    results.put(batch).unwrap();
+                }
+                results.put(Vec::new()).unwrap(); // This consumer is done.
+            })
+        })
+        .collect();
+    let producers: Vec<ForkChild> = (0..2u8)
+        .map(|who| {
+            let q = q.clone();
+            fork_child(move || {
+                for seq in 0..PER_PRODUCER {
+                    q.put(Some((who, seq))).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.assert_success();
+    }
+    for _ in 0..2 {
+        q.put(None).unwrap();
+    }
+    let mut seen = vec![vec![false; PER_PRODUCER as usize]; 2];
+    let (mut done, mut total) = (0, 0);
+    while done < 2 {
+        let batch = results.get().unwrap();
+        if batch.is_empty() {
+            done += 1;
+        }
+        for (who, seq) in batch {
+            let slot = &mut seen[usize::from(who)][seq as usize];
+            assert!(!*slot, "item {seq} of producer {who} arrived twice");
+            *slot = true;
+            total += 1;
+        }
+    }
+    for c in consumers {
+        c.assert_success();
+    }
+    assert_eq!(total, 2 * PER_PRODUCER);
+    assert!(q.is_empty() && results.is_empty());
+}
+
+#[test]
+fn a_bounded_queue_refuses_then_releases_blocked_producers() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<u32> = Queue::new(3).unwrap();
+    for i in 0..3 {
+        q.try_put(i).unwrap();
+    }
+    assert!(q.is_full() && q.len() == 3);
+    match q.try_put(3) {
+        Err(PutError::Full { item, limit }) => {
+            assert_eq!((item, limit), (3, Limit::Count(3)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let asked = Duration::from_millis(200);
+    let start = Instant::now();
+    let e = q.put_timeout(4, asked).unwrap_err();
+    assert_timely(start, asked);
+    assert!(e.is_full());
+    assert_eq!(e.into_inner(), 4);
+    // A producer blocked on the full queue goes on when a consumer makes room.
+    let producer = fork_child({
+        let q = q.clone();
+        move || {
+            q.put(10).unwrap();
+            q.put(11).unwrap();
+        }
+    });
+    until_asleep(producer.pid());
+    assert_eq!(q.get().unwrap(), 0);
+    assert_eq!(q.get().unwrap(), 1);
+    producer.assert_success();
+    let rest: Vec<u32> = std::iter::from_fn(|| q.try_get().ok()).collect();
+    assert_eq!(rest, [2, 10, 11]);
+}
+
+#[test]
+fn an_empty_queue_times_out_then_releases_blocked_consumers() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<String> = Queue::new(0).unwrap();
+    assert!(matches!(q.try_get(), Err(GetError::Empty)));
+    let asked = Duration::from_millis(200);
+    let start = Instant::now();
+    assert!(matches!(q.get_timeout(asked), Err(GetError::Empty)));
+    assert_timely(start, asked);
+    let consumer = fork_child({
+        let q = q.clone();
+        move || {
+            assert_eq!(q.get().unwrap(), "wake");
+            assert_eq!(q.get_timeout(Duration::from_secs(20)).unwrap(), "and again");
+        }
+    });
+    until_asleep(consumer.pid());
+    q.put("wake".to_string()).unwrap();
+    q.put("and again".to_string()).unwrap();
+    consumer.assert_success();
+}
+
+#[test]
+fn a_queue_full_of_bytes_says_so() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(4096).build().unwrap();
+    let mut n = 0;
+    let limit = loop {
+        match q.try_put(vec![7; 500]) {
+            Ok(()) => n += 1,
+            Err(PutError::Full { limit, .. }) => break limit,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(limit, Limit::Bytes(4096));
+    assert!(n >= 7 && q.is_full(), "{n} items of 500 bytes in 4096");
+    // An item larger than the ring never goes with try_put, but does with put.
+    assert!(q.try_get().is_ok());
+    let big = pattern(1, 0, 10_000);
+    assert!(q.try_put(big.clone()).unwrap_err().is_full());
+    let consumer = fork_child({
+        let q = q.clone();
+        let big = big.clone();
+        move || {
+            for _ in 1..n {
+                assert_eq!(q.get().unwrap(), vec![7; 500]);
+            }
+            assert!(q.get().unwrap() == big);
+        }
+    });
+    q.put(big).unwrap();
+    consumer.assert_success();
+}
+
+#[test]
+fn items_of_1_mib_and_64_mib_stream_through_a_small_ring() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let sizes = [1 << 20, 64 << 20, 3, 1 << 20];
+    let producer = fork_child({
+        let q = q.clone();
+        move || {
+            for (i, &len) in sizes.iter().enumerate() {
+                q.put(pattern(9, i as u32, len)).unwrap();
+            }
+        }
+    });
+    for (i, &len) in sizes.iter().enumerate() {
+        let got = q.get().unwrap();
+        assert_eq!(got.len(), len);
+        assert!(got == pattern(9, i as u32, len), "item {i} differs");
+    }
+    producer.assert_success();
+}
+
+#[test]
+fn mixed_sizes_from_four_producers_arrive_whole_and_in_order() {
+    let _w = watchdog(WATCHDOG);
+    const EACH: u32 = 300;
+    let q: Queue<(u8, u32, Vec<u8>)> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let len_of = |who: u8, seq: u32| match (u32::from(who) * 7 + seq) % 10 {
+        0 => 200_000,
+        1..=3 => 20_000,
+        _ => (seq as usize * 37) % 2_000,
+    };
+    let producers: Vec<ForkChild> = (0..4u8)
+        .map(|who| {
+            let q = q.clone();
+            fork_child(move || {
+                for seq in 0..EACH {
+                    q.put((who, seq, pattern(who, seq, len_of(who, seq))))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut next = [0u32; 4];
+    for _ in 0..4 * EACH {
+        let (who, seq, bytes) = q.get().unwrap();
+        assert_eq!(seq, next[usize::from(who)], "producer {who} out of order");
+        next[usize::from(who)] += 1;
+        assert!(bytes == pattern(who, seq, len_of(who, seq)), "torn item");
+    }
+    for p in producers {
+        p.assert_success();
+    }
+    assert!(q.try_get().is_err());
+}
+
+#[test]
+fn a_closed_queue_refuses_puts_and_is_drained_before_consumers_hear_of_it() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<u64> = Queue::new(0).unwrap();
+    let consumer = fork_child({
+        let q = q.clone();
+        move || {
+            let mut sum = 0;
+            loop {
+                match q.get() {
+                    Ok(v) => sum += v,
+                    Err(GetError::Closed) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(sum, (1..=1000).sum::<u64>());
+        }
+    });
+    for v in 1..=1000 {
+        q.put(v).unwrap();
+    }
+    q.close();
+    assert!(q.is_closed());
+    match q.put(5) {
+        Err(PutError::Closed(item)) => assert_eq!(item, 5),
+        other => panic!("{other:?}"),
+    }
+    consumer.assert_success();
+    assert!(matches!(q.get(), Err(GetError::Closed)));
+}
+
+#[test]
+fn a_sleeping_consumer_hears_of_the_close() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<u8> = Queue::new(0).unwrap();
+    let consumer = fork_child({
+        let q = q.clone();
+        move || assert!(matches!(q.get(), Err(GetError::Closed)))
+    });
+    until_asleep(consumer.pid());
+    q.close();
+    consumer.assert_success();
+}
+
+/// A producer killed while its item larger than the ring is part-way through: the consumer
+/// drops the part it took and the next item comes through.
+#[test]
+fn a_producer_killed_mid_item_leaves_nothing_torn_and_nothing_stuck() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    // With no consumer yet, the producer fills the ring with the first parts and sleeps.
+    let producer = fork_child({
+        let q = q.clone();
+        move || q.put(pattern(1, 1, 16 << 20)).unwrap()
+    });
+    until_asleep(producer.pid());
+    // Frozen, so that the consumer takes some parts and then waits for the rest.
+    producer.signal(libc::SIGSTOP).unwrap();
+    let consumer = fork_child({
+        let q = q.clone();
+        move || assert_eq!(q.get().unwrap(), b"next")
+    });
+    until_asleep(consumer.pid());
+    producer.kill().unwrap();
+    let killed = Instant::now();
+    assert!(!producer.wait().success());
+    q.put(b"next".to_vec()).unwrap();
+    consumer.assert_success();
+    assert!(
+        killed.elapsed() < Duration::from_secs(1),
+        "the consumer took {:?} to notice",
+        killed.elapsed()
+    );
+    // A producer killed before any consumer came: the next consumer is not fooled either.
+    let producer = fork_child({
+        let q = q.clone();
+        move || q.put(pattern(2, 2, 16 << 20)).unwrap()
+    });
+    until_asleep(producer.pid());
+    producer.kill().unwrap();
+    assert!(!producer.wait().success());
+    // Its parts fill the ring until a consumer drops them: the next producer waits for that.
+    let next = fork_child({
+        let q = q.clone();
+        move || q.put(b"after".to_vec()).unwrap()
+    });
+    let start = Instant::now();
+    assert_eq!(q.get().unwrap(), b"after");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    next.assert_success();
+    assert!(q.is_empty());
+}
+
+/// A consumer killed while taking an item larger than the ring loses that item only: the
+/// producer finishes, and the next consumer gets the next item.
+#[test]
+fn a_consumer_killed_mid_item_loses_that_item_only() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    q.put(b"first".to_vec()).unwrap();
+    let producer = fork_child({
+        let q = q.clone();
+        move || {
+            q.put(pattern(3, 3, 8 << 20)).unwrap();
+            q.put(b"next".to_vec()).unwrap();
+        }
+    });
+    assert_eq!(q.get().unwrap(), b"first");
+    until_asleep(producer.pid());
+    producer.signal(libc::SIGSTOP).unwrap();
+    let consumer = fork_child({
+        let q = q.clone();
+        move || {
+            let _ = q.get();
+            unreachable!("the item cannot complete while its producer is stopped");
+        }
+    });
+    until_asleep(consumer.pid());
+    consumer.kill().unwrap();
+    assert!(!consumer.wait().success());
+    producer.signal(libc::SIGCONT).unwrap();
+    let start = Instant::now();
+    assert_eq!(q.get().unwrap(), b"next");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    producer.assert_success();
+    assert!(q.is_empty());
+}
+
+#[test]
+fn a_named_queue_is_opened_by_name_and_removed_with_its_creator() {
+    let _w = watchdog(WATCHDOG);
+    let name = multiproc_internal::testing::test_name("queue");
+    let q: Queue<String> = Queue::builder().name(&name).maxsize(10).build().unwrap();
+    assert_eq!(q.name(), Some(name.as_str()));
+    let child = fork_child({
+        let name = name.clone();
+        move || {
+            let q: Queue<String> = Queue::open(&name).unwrap();
+            assert_eq!(q.maxsize(), 10);
+            q.put("from a process that opened it by name".into())
+                .unwrap();
+        }
+    });
+    child.assert_success();
+    assert_eq!(q.get().unwrap(), "from a process that opened it by name");
+    drop(q);
+    assert_eq!(
+        Queue::<String>::open(&name).unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn an_item_of_the_wrong_type_is_an_error_not_garbage() {
+    let _w = watchdog(WATCHDOG);
+    let name = multiproc_internal::testing::test_name("queue-type");
+    let q: Queue<(u64, u64)> = Queue::builder().name(&name).build().unwrap();
+    let other: Queue<u8> = Queue::open(&name).unwrap();
+    other.put(7).unwrap();
+    assert!(matches!(q.get(), Err(GetError::Decode(_))));
+    let big: Queue<Vec<u8>> = Queue::builder().max_message_size(100).build().unwrap();
+    match big.put(vec![0; 200]) {
+        Err(PutError::TooLarge { len, max, .. }) => assert!(len > 200 && max == 100),
+        other => panic!("{other:?}"),
+    }
+}
