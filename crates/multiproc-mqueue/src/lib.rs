@@ -1,4 +1,5 @@
-//! Queues between processes: Python's `multiprocessing.Queue` for Rust.
+//! Queues between processes: Python's `multiprocessing.Queue` for Rust, and POSIX message
+//! queues ([`PosixMq`]).
 //!
 //! [`Queue<T>`] carries any `T: Serialize + DeserializeOwned` between any number of producer
 //! and consumer processes, through a ring in shared memory: no feeder thread (an item `put`
@@ -14,13 +15,19 @@
 //! | `qsize()`, `empty()`, `full()` | [`Queue::len`], [`Queue::is_empty`], [`Queue::is_full`] |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (with the item), [`GetError::Empty`] |
 //! | `close()` | [`Queue::close`] (for every process; consumers drain, then get [`GetError::Closed`]) |
+//!
+//! [`PosixMq`] is the kernel's named message queue (`mq_open`): bytes with priorities,
+//! pollable, opened by name from unrelated programs, but a system call per message and small
+//! default limits.
 #![forbid(unsafe_code)]
 
 mod error;
+mod posix;
 mod queue;
 mod raw;
 
 pub use error::{GetError, Limit, PutError};
+pub use posix::{PosixMq, PosixMqAttributes, PosixMqOptions, PosixMqRecvError, PosixMqSendError};
 pub use queue::{
     Queue, QueueBuilder, DEFAULT_CAPACITY, DEFAULT_MAX_MESSAGE, MAX_CAPACITY, MIN_CAPACITY,
 };
