@@ -15,6 +15,8 @@
 //! | `qsize()`, `empty()`, `full()` | [`Queue::len`], [`Queue::is_empty`], [`Queue::is_full`] |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (with the item), [`GetError::Empty`] |
 //! | `close()` | [`Queue::close`] (for every process; consumers drain, then get [`GetError::Closed`]) |
+//! | `JoinableQueue`: `task_done()`, `join()` | [`JoinableQueue::task_done`] ([`TaskDoneError`] past zero), [`JoinableQueue::join`], [`JoinableQueue::join_timeout`] |
+//! | `SimpleQueue`: `put`, `get`, `empty`, `close` | [`SimpleQueue`] |
 //!
 //! [`PosixMq`] is the kernel's named message queue (`mq_open`): bytes with priorities,
 //! pollable, opened by name from unrelated programs, but a system call per message and small
@@ -22,11 +24,13 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod joinable;
 mod posix;
 mod queue;
 mod raw;
 
 pub use error::{GetError, Limit, PutError};
+pub use joinable::{JoinableQueue, SimpleQueue, TaskDoneError};
 pub use posix::{PosixMq, PosixMqAttributes, PosixMqOptions, PosixMqRecvError, PosixMqSendError};
 pub use queue::{
     Queue, QueueBuilder, DEFAULT_CAPACITY, DEFAULT_MAX_MESSAGE, MAX_CAPACITY, MIN_CAPACITY,

@@ -1,7 +1,7 @@
 //! `Queue<T>`: many producers and consumers in any processes, over a ring in shared memory.
 
 use crate::error::{GetError, PutError};
-use crate::raw::{Config, GetFail, PutFail, RawQueue, Wait};
+use crate::raw::{Config, GetFail, Kind, PutFail, RawQueue, Wait};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -169,6 +169,18 @@ impl<T: Serialize + DeserializeOwned> QueueBuilder<T> {
     pub fn build(self) -> io::Result<Queue<T>> {
         Ok(Queue::from_raw(RawQueue::create(&self.config)?))
     }
+
+    /// Creates a [`JoinableQueue`](crate::JoinableQueue) with these settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](QueueBuilder::build).
+    pub fn build_joinable(mut self) -> io::Result<crate::JoinableQueue<T>> {
+        self.config.kind = Kind::Joinable;
+        Ok(crate::JoinableQueue::from_queue(Queue::from_raw(
+            RawQueue::create(&self.config)?,
+        )))
+    }
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
@@ -190,6 +202,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 capacity: DEFAULT_CAPACITY,
                 max_message: DEFAULT_MAX_MESSAGE,
                 name: None,
+                kind: Kind::Plain,
             },
             _item: PhantomData,
         }
@@ -201,7 +214,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// `NotFound` if there is none; `InvalidData` if the name holds something else.
     pub fn open(name: &str) -> io::Result<Queue<T>> {
-        Ok(Self::from_raw(RawQueue::open(name)?))
+        Ok(Self::from_raw(RawQueue::open(name, Kind::Plain)?))
     }
 
     /// A queue from an fd received from another process ([`AsFd`] on the sending side).
@@ -210,14 +223,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// `InvalidData` if the fd is not a sealed multiproc queue.
     pub fn from_fd(fd: OwnedFd) -> io::Result<Queue<T>> {
-        Ok(Self::from_raw(RawQueue::from_fd(fd)?))
-    }
-
-    fn from_raw(raw: RawQueue) -> Queue<T> {
-        Queue {
-            raw: Arc::new(raw),
-            _item: PhantomData,
-        }
+        Ok(Self::from_raw(RawQueue::from_fd(fd, Kind::Plain)?))
     }
 
     fn put_with(&self, item: T, wait: Wait) -> Result<(), PutError<T>> {
@@ -327,6 +333,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 }
 
 impl<T> Queue<T> {
+    pub(crate) fn raw(&self) -> &RawQueue {
+        &self.raw
+    }
+
+    pub(crate) fn from_raw(raw: RawQueue) -> Queue<T> {
+        Queue {
+            raw: Arc::new(raw),
+            _item: PhantomData,
+        }
+    }
+
     /// Items waiting now (Python's `qsize`): exact while no process dies mid-call, and never
     /// counting an item larger than the ring before all of it is in. A process killed
     /// between moving and counting can leave it one too low (never too high).

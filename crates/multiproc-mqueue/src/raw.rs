@@ -10,8 +10,10 @@
 //! | 128 | data sequence (futex) and "a consumer sleeps" flag |
 //! | 192 | room sequence (futex) and "a producer sleeps" flag |
 //! | 256 | `maxsize` (0: no count limit) and the message cap, written at creation |
+//! | 272 | the kind: a plain, joinable or simple queue (each opens only as its own kind) |
 //! | 320 | closed; a producer's message is streaming; a consumer is taking a streamed message |
-//! | 384 | reserved |
+//! | 384 | unfinished tasks (joinable queues) and the join sequence (futex) |
+//! | 448 | reserved |
 //! | 4032 | the ring ([`Ring::within`]): positions, counts, data |
 //!
 //! # How a put and a get go
@@ -59,9 +61,12 @@ const ROOM_SEQ: usize = 192;
 const PRODUCER_SLEEPS: usize = 196;
 const MAXSIZE: usize = 256;
 const MAX_MESSAGE: usize = 264;
+const KIND: usize = 272;
 const CLOSED: usize = 320;
 const WRITER_STREAMING: usize = 324;
 const READER_STREAMING: usize = 328;
+const UNFINISHED: usize = 384;
+const JOIN_SEQ: usize = 392;
 /// Where the ring starts: the block's first page holds the header and the control words.
 const RING: usize = 4096 - HEADER_LEN;
 
@@ -84,6 +89,24 @@ pub(crate) const DEATH_CHECK: Duration = Duration::from_millis(50);
 const KEEP_CAPACITY: usize = 1 << 20;
 /// How long a non-waiting call waits for a lock held only for a copy, per look at the reason.
 const BRIEF: Duration = Duration::from_millis(2);
+
+/// What a queue's block holds: each typed queue opens only its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Plain = 1,
+    Joinable = 2,
+    Simple = 3,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Plain => "Queue",
+            Kind::Joinable => "JoinableQueue",
+            Kind::Simple => "SimpleQueue",
+        }
+    }
+}
 
 /// Why a raw put failed.
 #[derive(Debug)]
@@ -151,6 +174,7 @@ struct Reader {
 /// One process's handle on a queue's shared block.
 pub(crate) struct RawQueue {
     ring: Arc<Ring>,
+    kind: Kind,
     maxsize: u64,
     max_message: u64,
     writer: Mutex<Writer>,
@@ -182,6 +206,7 @@ pub(crate) struct Config {
     pub(crate) capacity: usize,
     pub(crate) max_message: u64,
     pub(crate) name: Option<String>,
+    pub(crate) kind: Kind,
 }
 
 fn layout(capacity: usize) -> Layout {
@@ -228,6 +253,9 @@ impl RawQueue {
             if let Ok(w) = b.atomic_u64(HEADER_LEN + MAX_MESSAGE) {
                 w.store(config.max_message, Ordering::Relaxed);
             }
+            if let Ok(w) = b.atomic_u32(HEADER_LEN + KIND) {
+                w.store(config.kind as u32, Ordering::Relaxed);
+            }
         };
         let mut block = match &config.name {
             // A named block lives on a tmpfs with a size limit: commit it now (ENOSPC now,
@@ -236,20 +264,31 @@ impl RawQueue {
             None => SharedBlock::create_anonymous_lazy_with("queue", &layout(cap), payload, init)?,
         };
         block.set_unlink_on_drop(false);
-        Self::from_block(block, config.name.is_some())
+        Self::from_block(block, config.kind, config.name.is_some())
     }
 
-    pub(crate) fn open(name: &str) -> io::Result<RawQueue> {
+    pub(crate) fn open(name: &str, kind: Kind) -> io::Result<RawQueue> {
         let (block, _) = SharedBlock::open_named(name, MAGIC, VERSION, (1, 1))?;
-        Self::from_block(block, false)
+        Self::from_block(block, kind, false)
     }
 
-    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<RawQueue> {
+    pub(crate) fn from_fd(fd: OwnedFd, kind: Kind) -> io::Result<RawQueue> {
         let (block, _) = SharedBlock::from_fd(fd, MAGIC, VERSION, (1, 1))?;
-        Self::from_block(block, false)
+        Self::from_block(block, kind, false)
     }
 
-    fn from_block(block: SharedBlock, unlink_on_drop: bool) -> io::Result<RawQueue> {
+    fn from_block(block: SharedBlock, kind: Kind, unlink_on_drop: bool) -> io::Result<RawQueue> {
+        let found = block.atomic_u32(HEADER_LEN + KIND)?.load(Ordering::Relaxed);
+        if found != kind as u32 {
+            let what = [Kind::Plain, Kind::Joinable, Kind::Simple]
+                .into_iter()
+                .find(|k| *k as u32 == found)
+                .map_or("something else", Kind::name);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("this is a {what}, not a {}", kind.name()),
+            ));
+        }
         let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a queue of a valid size");
         let cap = (block.size())
             .checked_sub(HEADER_LEN + RING + Ring::footprint(0))
@@ -277,6 +316,7 @@ impl RawQueue {
             room_spin: Mutex::new(Spin::new()),
             data_spin: Mutex::new(Spin::new()),
             ring,
+            kind,
             maxsize,
             max_message,
             name,
@@ -546,6 +586,20 @@ impl RawQueue {
         if self.maxsize != 0 && self.len() >= self.maxsize {
             return Ok(false);
         }
+        // A joinable queue counts the task before it can be taken (a consumer's `task_done`
+        // must never find it uncounted), and uncounts it if it does not go in.
+        let counted = self.kind == Kind::Joinable;
+        if counted {
+            self.unfinished().fetch_add(1, Ordering::SeqCst);
+        }
+        let done = self.push_locked(w, msg, wait);
+        if counted && !matches!(done, Ok(true)) {
+            self.unfinished().fetch_sub(1, Ordering::SeqCst);
+        }
+        done
+    }
+
+    fn push_locked(&self, w: &mut Writer, msg: &[u8], wait: Wait) -> Result<bool, PutFail> {
         if w.ring.fits_whole(msg.len()) {
             return match w.ring.try_push_whole(0, msg) {
                 Ok(Push::Done) => Ok(true),
@@ -710,6 +764,59 @@ impl RawQueue {
     }
 }
 
+/// Joinable queues: the count of tasks put and not yet done.
+impl RawQueue {
+    fn unfinished(&self) -> &std::sync::atomic::AtomicU64 {
+        self.block()
+            .atomic_u64(HEADER_LEN + UNFINISHED)
+            .expect("inside the control page: checked at creation")
+    }
+
+    /// Tasks put and not yet marked done.
+    pub(crate) fn unfinished_tasks(&self) -> u64 {
+        self.unfinished().load(Ordering::Acquire)
+    }
+
+    /// Marks one task done; `false` if none was unfinished. The last one wakes the joiners.
+    pub(crate) fn task_done(&self) -> bool {
+        let count = self.unfinished();
+        let mut n = count.load(Ordering::Acquire);
+        loop {
+            if n == 0 || n > u64::MAX / 2 {
+                return false;
+            }
+            match count.compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => n = now,
+            }
+        }
+        if n == 1 {
+            let seq = self.word(JOIN_SEQ);
+            seq.fetch_add(1, Ordering::SeqCst);
+            futex::wake_all(seq);
+        }
+        true
+    }
+
+    /// Waits until every task is done, or the deadline; whether they all are.
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
+        let seq = self.word(JOIN_SEQ);
+        loop {
+            let seen = seq.load(Ordering::SeqCst);
+            if self.unfinished_tasks() == 0 {
+                return true;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            let until = now + SLICE;
+            let until = deadline.map_or(until, |d| d.min(until));
+            futex::wait(seq, seen, Deadline::from_instant(until));
+        }
+    }
+}
+
 impl AsFd for RawQueue {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.block().fd()
@@ -734,6 +841,7 @@ mod tests {
             capacity: cap,
             max_message: DEFAULT_MAX_MESSAGE,
             name: None,
+            kind: Kind::Plain,
         }
     }
 

@@ -2,7 +2,7 @@
 //! items larger than the ring, closing, and processes killed mid-call.
 
 use multiproc_internal::testing::{fork_child, until_asleep, watchdog, ForkChild};
-use multiproc_mqueue::{GetError, Limit, PutError, Queue};
+use multiproc_mqueue::{GetError, JoinableQueue, Limit, PutError, Queue, SimpleQueue};
 use std::time::{Duration, Instant};
 
 const WATCHDOG: Duration = Duration::from_secs(120);
@@ -413,4 +413,111 @@ fn an_item_of_the_wrong_type_is_an_error_not_garbage() {
         Err(PutError::TooLarge { len, max, .. }) => assert!(len > 200 && max == 100),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn join_waits_for_every_task_done_in_other_processes() {
+    let _w = watchdog(WATCHDOG);
+    let q: JoinableQueue<u32> = JoinableQueue::new(0).unwrap();
+    let done: Queue<u32> = Queue::new(0).unwrap();
+    let workers: Vec<ForkChild> = (0..2)
+        .map(|_| {
+            let (q, done) = (q.clone(), done.clone());
+            fork_child(move || loop {
+                let v = q.get().unwrap();
+                if v == u32::MAX {
+                    q.task_done().unwrap();
+                    return;
+                }
+                done.put(v).unwrap();
+                q.task_done().unwrap();
+            })
+        })
+        .collect();
+    for v in 0..1000 {
+        q.put(v).unwrap();
+    }
+    q.join();
+    // Every task marked done means every item was handled.
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert_eq!(done.len(), 1000);
+    let mut got: Vec<u32> = std::iter::from_fn(|| done.try_get().ok()).collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    for _ in 0..2 {
+        q.put(u32::MAX).unwrap();
+    }
+    for w in workers {
+        w.assert_success();
+    }
+    q.join();
+    // With a task nobody takes, join_timeout holds its time.
+    q.put(5).unwrap();
+    let asked = Duration::from_millis(200);
+    let start = Instant::now();
+    assert!(!q.join_timeout(asked));
+    assert_timely(start, asked);
+    assert_eq!(q.get().unwrap(), 5);
+    q.task_done().unwrap();
+    assert!(q.join_timeout(Duration::from_secs(10)));
+    assert!(q.task_done().is_err(), "one task_done too many is an error");
+}
+
+#[test]
+fn a_simple_queue_carries_items_between_processes() {
+    let _w = watchdog(WATCHDOG);
+    let q: SimpleQueue<String> = SimpleQueue::new().unwrap();
+    assert!(q.is_empty());
+    let child = fork_child({
+        let q = q.clone();
+        move || {
+            for i in 0..100 {
+                q.put(format!("item {i}")).unwrap();
+            }
+        }
+    });
+    for i in 0..100 {
+        assert_eq!(q.get().unwrap(), format!("item {i}"));
+    }
+    child.assert_success();
+    assert!(q.is_empty());
+}
+
+#[test]
+fn each_kind_of_queue_opens_only_as_itself() {
+    let name = multiproc_internal::testing::test_name("queue-kind");
+    let q: JoinableQueue<u8> = JoinableQueue::builder()
+        .name(&name)
+        .build_joinable()
+        .unwrap();
+    let e = Queue::<u8>::open(&name).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("JoinableQueue"), "{e}");
+    assert!(JoinableQueue::<u8>::open(&name).is_ok());
+    drop(q);
+}
+
+/// A queue sent inside a message to a process started before the queue existed.
+#[test]
+fn a_queue_is_handed_to_a_running_process_over_a_pipe() {
+    let _w = watchdog(WATCHDOG);
+    let (mut here, mut there) = multiproc_pipe::pipe().unwrap();
+    let child = fork_child(|| {
+        let (q, jq): (Queue<Vec<u8>>, JoinableQueue<u32>) = there.recv().unwrap();
+        for i in 0..10u8 {
+            q.put(vec![i; 100_000]).unwrap();
+        }
+        let v = jq.get().unwrap();
+        jq.task_done().unwrap();
+        assert_eq!(v, 42);
+    });
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let jq: JoinableQueue<u32> = JoinableQueue::new(0).unwrap();
+    jq.put(42).unwrap();
+    here.send(&(q.clone(), jq.clone())).unwrap();
+    for i in 0..10u8 {
+        assert!(q.get().unwrap() == vec![i; 100_000]);
+    }
+    assert!(jq.join_timeout(Duration::from_secs(20)));
+    child.assert_success();
 }
