@@ -36,6 +36,9 @@ pub enum PutError<T> {
     },
     /// The queue was closed ([`Queue::close`](crate::Queue::close)).
     Closed(T),
+    /// The queue stayed full and every process that took from it has exited: nobody is left
+    /// to make room (see [`Queue`](crate::Queue), "When a process dies").
+    Disconnected(T),
     /// The encoded item is larger than the queue's message cap.
     TooLarge {
         /// The item, not sent.
@@ -68,6 +71,7 @@ impl<T> PutError<T> {
         match self {
             PutError::Full { item, .. }
             | PutError::Closed(item)
+            | PutError::Disconnected(item)
             | PutError::TooLarge { item, .. }
             | PutError::Encode { item, .. }
             | PutError::Broken { item, .. } => item,
@@ -85,6 +89,7 @@ impl<T> fmt::Debug for PutError<T> {
         match self {
             PutError::Full { limit, .. } => f.debug_struct("Full").field("limit", limit).finish(),
             PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::Disconnected(_) => f.write_str("Disconnected(..)"),
             PutError::TooLarge { len, max, .. } => f
                 .debug_struct("TooLarge")
                 .field("len", len)
@@ -105,6 +110,9 @@ impl<T> fmt::Display for PutError<T> {
         match self {
             PutError::Full { limit, .. } => write!(f, "the queue is full: {limit}"),
             PutError::Closed(_) => f.write_str("the queue is closed"),
+            PutError::Disconnected(_) => {
+                f.write_str("the queue is full and every process that took from it has exited")
+            }
             PutError::TooLarge { len, max, .. } => write!(
                 f,
                 "an item of {len} bytes encoded is over the queue's cap of {max}"
@@ -121,7 +129,7 @@ impl<T> From<PutError<T>> for io::Error {
     fn from(e: PutError<T>) -> io::Error {
         let kind = match &e {
             PutError::Full { .. } => io::ErrorKind::WouldBlock,
-            PutError::Closed(_) => io::ErrorKind::BrokenPipe,
+            PutError::Closed(_) | PutError::Disconnected(_) => io::ErrorKind::BrokenPipe,
             PutError::TooLarge { .. } | PutError::Encode { .. } => io::ErrorKind::InvalidInput,
             PutError::Broken { error, .. } => error.kind(),
         };
@@ -138,6 +146,9 @@ pub enum GetError {
     Empty,
     /// The queue is closed and every message in it has been taken.
     Closed,
+    /// The queue is empty and every process that put to it, and the one that created it, has
+    /// exited: nothing more can come (see [`Queue`](crate::Queue), "When a process dies").
+    Disconnected,
     /// A message arrived but does not decode as the queue's item type (it is consumed).
     Decode(String),
     /// A message announced itself larger than this queue's message cap (the queue is broken).
@@ -157,6 +168,9 @@ impl fmt::Display for GetError {
         match self {
             GetError::Empty => f.write_str("the queue is empty"),
             GetError::Closed => f.write_str("the queue is closed and drained"),
+            GetError::Disconnected => f.write_str(
+                "the queue is empty and every process that put to it or created it has exited",
+            ),
             GetError::Decode(why) => write!(f, "a message does not decode: {why}"),
             GetError::TooLarge { len, max } => write!(
                 f,
@@ -180,7 +194,7 @@ impl From<GetError> for io::Error {
     fn from(e: GetError) -> io::Error {
         let kind = match &e {
             GetError::Empty => io::ErrorKind::WouldBlock,
-            GetError::Closed => io::ErrorKind::UnexpectedEof,
+            GetError::Closed | GetError::Disconnected => io::ErrorKind::UnexpectedEof,
             GetError::Decode(_) | GetError::TooLarge { .. } => io::ErrorKind::InvalidData,
             GetError::Broken(error) => error.kind(),
         };

@@ -28,6 +28,7 @@ mod joinable;
 mod posix;
 mod queue;
 mod raw;
+mod roles;
 
 pub use error::{GetError, Limit, PutError};
 pub use joinable::{JoinableQueue, SimpleQueue, TaskDoneError};

@@ -89,6 +89,13 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// killed part-way through a get loses that one item; the others go on. Neither leaves the
 /// queue stuck: the locks inside are robust.
 ///
+/// Nobody waits forever for a process that is gone: a put waiting for room fails with
+/// [`PutError::Disconnected`] (the item back) once every process that took from the queue has
+/// exited, and a get waiting on an empty queue fails with [`GetError::Disconnected`] once
+/// every process that put to it, and the one that created it, has exited (within a quarter of
+/// a second or so). Processes count from their first put or get until they exit — dropping a
+/// handle does not end it; [`close`](Queue::close) tells everyone at once.
+///
 /// # Example
 ///
 /// ```
@@ -232,6 +239,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(Ok(())) => Ok(()),
             Ok(Err(PutFail::Full(limit))) => Err(PutError::Full { item, limit }),
             Ok(Err(PutFail::Closed)) => Err(PutError::Closed(item)),
+            Ok(Err(PutFail::Disconnected)) => Err(PutError::Disconnected(item)),
             Ok(Err(PutFail::TooLarge { len, max })) => Err(PutError::TooLarge { item, len, max }),
             Ok(Err(PutFail::Broken(error))) => Err(PutError::Broken { item, error }),
             Err(e) => Err(PutError::Encode {
@@ -286,6 +294,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             Ok(decoded) => decoded,
             Err(GetFail::Empty) => Err(GetError::Empty),
             Err(GetFail::Closed) => Err(GetError::Closed),
+            Err(GetFail::Disconnected) => Err(GetError::Disconnected),
             Err(GetFail::TooLarge { len, max }) => Err(GetError::TooLarge { len, max }),
             Err(GetFail::Broken(e)) => Err(GetError::Broken(e)),
         }

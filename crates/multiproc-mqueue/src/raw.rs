@@ -12,8 +12,9 @@
 //! | 256 | `maxsize` (0: no count limit) and the message cap, written at creation |
 //! | 272 | the kind: a plain, joinable or simple queue (each opens only as its own kind) |
 //! | 320 | closed; a producer's message is streaming; a consumer is taking a streamed message |
+//! | 336 | roles ever entered; "a process could not be entered" |
 //! | 384 | unfinished tasks (joinable queues) and the join sequence (futex) |
-//! | 448 | reserved |
+//! | 448 | the processes that use the queue and their roles ([`crate::roles`]) |
 //! | 4032 | the ring ([`Ring::within`]): positions, counts, data |
 //!
 //! # How a put and a get go
@@ -113,6 +114,7 @@ impl Kind {
 pub(crate) enum PutFail {
     Full(Limit),
     Closed,
+    Disconnected,
     TooLarge { len: u64, max: u64 },
     Broken(io::Error),
 }
@@ -122,6 +124,7 @@ pub(crate) enum PutFail {
 pub(crate) enum GetFail {
     Empty,
     Closed,
+    Disconnected,
     TooLarge { len: u64, max: u64 },
     Broken(io::Error),
 }
@@ -186,6 +189,8 @@ pub(crate) struct RawQueue {
     /// The name, for a named queue; its creating process unlinks it on drop unless kept.
     name: Option<String>,
     unlink_on_drop: std::sync::atomic::AtomicBool,
+    /// This process's entry in the table of users.
+    entry: crate::roles::Entry,
 }
 
 impl std::fmt::Debug for RawQueue {
@@ -264,7 +269,9 @@ impl RawQueue {
             None => SharedBlock::create_anonymous_lazy_with("queue", &layout(cap), payload, init)?,
         };
         block.set_unlink_on_drop(false);
-        Self::from_block(block, config.kind, config.name.is_some())
+        let queue = Self::from_block(block, config.kind, config.name.is_some())?;
+        queue.entry.enter(queue.block(), crate::roles::CREATOR);
+        Ok(queue)
     }
 
     pub(crate) fn open(name: &str, kind: Kind) -> io::Result<RawQueue> {
@@ -321,6 +328,7 @@ impl RawQueue {
             max_message,
             name,
             unlink_on_drop: std::sync::atomic::AtomicBool::new(unlink_on_drop),
+            entry: crate::roles::Entry::default(),
         })
     }
 
@@ -521,6 +529,7 @@ impl RawQueue {
         }
         let cap = self.capacity();
         let wlock = self.lock_at(WLOCK);
+        self.entry.enter(self.block(), crate::roles::PRODUCER);
         loop {
             if self.is_closed() {
                 return Err(PutFail::Closed);
@@ -565,7 +574,7 @@ impl RawQueue {
             // Room shows as the consumers' position moving (or the queue closing).
             let moved = || self.ring.positions().1 != tail || self.is_closed();
             let mut spin = *local(&self.room_spin);
-            self.wait_for(
+            let ready = self.wait_for(
                 &mut spin,
                 ROOM_SEQ,
                 PRODUCER_SLEEPS,
@@ -574,7 +583,20 @@ impl RawQueue {
                 moved,
             );
             *local(&self.room_spin) = spin;
+            if !ready && self.consumers_gone() {
+                return Err(PutFail::Disconnected);
+            }
         }
+    }
+
+    /// Whether every process that took from the queue has exited (and one did).
+    fn consumers_gone(&self) -> bool {
+        crate::roles::all_gone(self.block(), crate::roles::CONSUMER)
+    }
+
+    /// Whether every process that put to the queue, and the one that created it, has exited.
+    fn producers_gone(&self) -> bool {
+        crate::roles::all_gone(self.block(), crate::roles::PRODUCER | crate::roles::CREATOR)
     }
 
     /// With the producers' lock: `Ok(true)` when the message is in, `Ok(false)` when it must
@@ -629,7 +651,12 @@ impl RawQueue {
             }
             let Writer { ring, spin } = w;
             let room = || ring.has_room().unwrap_or(true) || self.is_closed();
-            self.wait_for(spin, ROOM_SEQ, PRODUCER_SLEEPS, deadline, SLICE, room);
+            if !self.wait_for(spin, ROOM_SEQ, PRODUCER_SLEEPS, deadline, SLICE, room)
+                && self.consumers_gone()
+            {
+                let _ = ring.abort();
+                break Err(PutFail::Disconnected);
+            }
         };
         self.word(WRITER_STREAMING).store(0, Ordering::Release);
         result
@@ -638,6 +665,7 @@ impl RawQueue {
     /// Gets one message; `f` reads it from the buffer (it stays this handle's, for reuse).
     pub(crate) fn get<R>(&self, wait: Wait, f: impl FnOnce(&[u8]) -> R) -> Result<R, GetFail> {
         let rlock = self.lock_at(RLOCK);
+        self.entry.enter(self.block(), crate::roles::CONSUMER);
         loop {
             if !self.has_data() {
                 if self.is_closed() {
@@ -651,7 +679,7 @@ impl RawQueue {
                     }
                     let has = || self.has_data() || self.is_closed();
                     let mut spin = *local(&self.data_spin);
-                    self.wait_for(
+                    let ready = self.wait_for(
                         &mut spin,
                         DATA_SEQ,
                         CONSUMER_SLEEPS,
@@ -660,6 +688,9 @@ impl RawQueue {
                         has,
                     );
                     *local(&self.data_spin) = spin;
+                    if !ready && self.producers_gone() && !self.has_data() {
+                        return Err(GetFail::Disconnected);
+                    }
                     continue;
                 }
             }

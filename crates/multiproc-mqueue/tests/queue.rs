@@ -521,3 +521,78 @@ fn a_queue_is_handed_to_a_running_process_over_a_pipe() {
     assert!(jq.join_timeout(Duration::from_secs(20)));
     child.assert_success();
 }
+
+/// A producer waiting on a full queue is told once every process that took from it has
+/// exited, instead of waiting forever (the item comes back).
+#[test]
+fn a_waiting_producer_is_told_when_every_consumer_has_died() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<u32> = Queue::new(1).unwrap();
+    let hold: Queue<()> = Queue::new(0).unwrap();
+    let consumer = fork_child({
+        let (q, hold) = (q.clone(), hold.clone());
+        move || {
+            assert_eq!(q.get().unwrap(), 1);
+            // Alive, a consumer, and not consuming: until killed.
+            let _ = hold.get();
+            unreachable!("killed while waiting");
+        }
+    });
+    q.put(1).unwrap();
+    until_asleep(consumer.pid());
+    q.put(2).unwrap();
+    // Still a consumer: a full queue times out as usual.
+    assert!(q
+        .put_timeout(3, Duration::from_millis(100))
+        .unwrap_err()
+        .is_full());
+    consumer.kill().unwrap();
+    let killed = Instant::now();
+    match q.put(3) {
+        Err(PutError::Disconnected(item)) => assert_eq!(item, 3),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(1),
+        "told after {:?}",
+        killed.elapsed()
+    );
+    drop(consumer);
+}
+
+/// A consumer waiting on an empty queue is told once every process that put to it, and the
+/// one that created it, has exited; not while the creator (which may still put) lives.
+#[test]
+fn a_waiting_consumer_is_told_when_every_producer_and_the_creator_have_exited() {
+    let _w = watchdog(WATCHDOG);
+    let (mut here, mut there) = multiproc_pipe::pipe().unwrap();
+    // The creator (and only producer) is a child that hands the queue over, puts, and exits.
+    let creator = fork_child(|| {
+        let q: Queue<String> = Queue::new(0).unwrap();
+        there.send(&q).unwrap();
+        q.put("last words".into()).unwrap();
+        let () = there.recv().unwrap();
+    });
+    let q: Queue<String> = here.recv().unwrap();
+    assert_eq!(q.get().unwrap(), "last words");
+    // The creator lives: an empty queue times out as usual.
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(100)),
+        Err(GetError::Empty)
+    ));
+    let waiter = fork_child({
+        let q = q.clone();
+        move || assert!(matches!(q.get(), Err(GetError::Disconnected)))
+    });
+    until_asleep(waiter.pid());
+    here.send(&()).unwrap();
+    creator.assert_success();
+    let exited = Instant::now();
+    waiter.assert_success();
+    assert!(
+        exited.elapsed() < Duration::from_secs(1),
+        "told after {:?}",
+        exited.elapsed()
+    );
+    assert!(matches!(q.try_get(), Err(GetError::Empty)));
+}
