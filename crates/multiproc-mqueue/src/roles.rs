@@ -43,13 +43,13 @@ pub(crate) struct Entry {
     roles: AtomicU32,
 }
 
-fn u32_at<'a>(block: &'a SharedBlock, off: usize) -> &'a AtomicU32 {
+fn u32_at(block: &SharedBlock, off: usize) -> &AtomicU32 {
     block
         .atomic_u32(HEADER_LEN + off)
         .expect("inside the control page: checked at creation")
 }
 
-fn u64_at<'a>(block: &'a SharedBlock, off: usize) -> &'a AtomicU64 {
+fn u64_at(block: &SharedBlock, off: usize) -> &AtomicU64 {
     block
         .atomic_u64(HEADER_LEN + off)
         .expect("inside the control page: checked at creation")
