@@ -596,3 +596,145 @@ fn a_waiting_consumer_is_told_when_every_producer_and_the_creator_have_exited() 
     );
     assert!(matches!(q.try_get(), Err(GetError::Empty)));
 }
+
+/// Rounds of the producer-kill test (more with the `long-tests` feature).
+const KILL_ROUNDS: u32 = if cfg!(feature = "long-tests") {
+    200
+} else {
+    20
+};
+
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// A producer SIGKILLed at random moments of 100,000 puts (small items, and now and then one
+/// larger than the ring): every item that arrives is whole and arrives once, in order; the
+/// queue stays usable, and the next item after the kill arrives within a second.
+#[test]
+fn a_producer_killed_at_random_moments_never_leaves_a_torn_item_or_a_stuck_queue() {
+    let _w = watchdog(Duration::from_secs(300));
+    let q: Queue<(u32, u32, Vec<u8>)> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let len_of = |seq: u32| {
+        if seq.is_multiple_of(97) {
+            150_000
+        } else {
+            (seq % 50) as usize
+        }
+    };
+    let mut st = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..KILL_ROUNDS {
+        let kill_after = rng(&mut st) % 2_000;
+        let producer = fork_child({
+            let q = q.clone();
+            move || {
+                for seq in 0..100_000 {
+                    q.put((round, seq, pattern(round as u8, seq, len_of(seq))))
+                        .unwrap();
+                }
+            }
+        });
+        let mut next = 0;
+        let check = |(r, seq, bytes): (u32, u32, Vec<u8>), next: &mut u32| {
+            assert_eq!(r, round, "an item of an earlier round");
+            assert!(
+                seq >= *next,
+                "item {seq} of round {round} again or out of order"
+            );
+            assert!(bytes == pattern(round as u8, seq, len_of(seq)), "torn item");
+            *next = seq + 1;
+        };
+        while u64::from(next) < kill_after {
+            let item = q.get().unwrap();
+            check(item, &mut next);
+        }
+        producer.kill().unwrap();
+        let _ = producer.wait();
+        // What the producer completed comes through; nothing after it.
+        while let Ok(item) = q.try_get() {
+            check(item, &mut next);
+        }
+        // The queue works, promptly, whatever state the producer died in.
+        let marker = fork_child({
+            let q = q.clone();
+            move || q.put((round, u32::MAX, Vec::new())).unwrap()
+        });
+        let start = Instant::now();
+        loop {
+            let item = q.get_timeout(Duration::from_secs(5)).unwrap();
+            if item.1 == u32::MAX {
+                break;
+            }
+            check(item, &mut next);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "round {round}: the next item took {:?}",
+            start.elapsed()
+        );
+        marker.assert_success();
+    }
+}
+
+/// A consumer SIGKILLed at random moments while another consumes beside it: no item is taken
+/// twice, at most the one in the killed consumer's hands is lost, and the other consumer goes
+/// on to the end.
+#[test]
+fn a_consumer_killed_at_random_moments_loses_at_most_its_item_and_blocks_nobody() {
+    let _w = watchdog(Duration::from_secs(300));
+    const ITEMS: u32 = 20_000;
+    let mut st = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..KILL_ROUNDS {
+        let q: Queue<Option<(u32, Vec<u8>)>> = Queue::builder().capacity(64 << 10).build().unwrap();
+        let seen: Queue<u32> = Queue::new(0).unwrap();
+        let len_of = |seq: u32| {
+            if seq.is_multiple_of(211) {
+                100_000
+            } else {
+                (seq % 40) as usize
+            }
+        };
+        let consumer = |q: Queue<Option<(u32, Vec<u8>)>>, seen: Queue<u32>| {
+            fork_child(move || {
+                while let Some((seq, bytes)) = q.get().unwrap() {
+                    assert!(bytes == pattern(1, seq, len_of(seq)), "torn item");
+                    seen.put(seq).unwrap();
+                }
+            })
+        };
+        let victim = consumer(q.clone(), seen.clone());
+        let survivor = consumer(q.clone(), seen.clone());
+        let producer = fork_child({
+            let q = q.clone();
+            move || {
+                for seq in 0..ITEMS {
+                    q.put(Some((seq, pattern(1, seq, len_of(seq))))).unwrap();
+                }
+            }
+        });
+        let kill_after = rng(&mut st) % u64::from(ITEMS / 2);
+        let mut got = vec![false; ITEMS as usize];
+        let mut count = 0u64;
+        let mut take = |seq: u32, count: &mut u64| {
+            assert!(!got[seq as usize], "round {round}: item {seq} taken twice");
+            got[seq as usize] = true;
+            *count += 1;
+        };
+        while count < kill_after {
+            take(seen.get().unwrap(), &mut count);
+        }
+        victim.kill().unwrap();
+        let _ = victim.wait();
+        producer.assert_success();
+        q.put(None).unwrap();
+        survivor.assert_success();
+        while let Ok(seq) = seen.try_get() {
+            take(seq, &mut count);
+        }
+        let lost = u64::from(ITEMS) - count;
+        assert!(lost <= 1, "round {round}: {lost} items lost");
+    }
+}
