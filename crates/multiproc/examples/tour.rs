@@ -304,6 +304,52 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
     Ok(())
 }
 
+/// The seed's producer/consumer: 2 producers, 2 consumers, a sentinel per consumer.
+fn queue_producer_consumer() -> Result {
+    use multiproc::Queue;
+    const EACH: u64 = 200_000;
+    let q: Queue<Option<u64>> = Queue::new(0)?;
+    let sums: Queue<u64> = Queue::new(0)?;
+    let start = Instant::now();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            fork_child(|| {
+                let mut sum = 0;
+                while let Some(v) = q.get().expect("get") {
+                    sum += v;
+                }
+                sums.put(sum).expect("put");
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            fork_child(|| {
+                for i in 0..EACH {
+                    q.put(Some(p * EACH + i)).expect("put");
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.assert_success();
+    }
+    for _ in 0..2 {
+        q.put(None)?; // one sentinel per consumer
+    }
+    let total = sums.get()? + sums.get()?;
+    let took = start.elapsed();
+    for c in consumers {
+        c.assert_success();
+    }
+    println!(
+        "Queue             2 producers -> 2 consumers, {} items (sum {total}) in {took:.2?} ({}, with process start)",
+        2 * EACH,
+        rate(2 * EACH, took)
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     value()?;
@@ -314,6 +360,7 @@ fn main() -> Result {
     semaphore()?;
     lock_and_condition()?;
     pipe_ping_pong_and_large_transfer()?;
+    queue_producer_consumer()?;
     event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;

@@ -61,6 +61,14 @@
 //! | `connection.Listener(address, authkey=k)`, `Client(address, authkey=k)` | [`pipe::Listener::bind(addr, Some(k))`](pipe::Listener::bind), [`pipe::Client::connect(addr, Some(k))`](pipe::Client::connect) | Unix path or TCP; mutual HMAC-SHA256 with a handshake timeout |
 //! | `AuthenticationError` | [`pipe::ConnectError::AuthenticationFailed`] | reported on both sides |
 //! | `reduction.send_handle`, `recv_handle` | [`send_bytes_with_fds`](Connection::send_bytes_with_fds), [`recv_bytes_with_fds`](Connection::recv_bytes_with_fds), [`pipe::Fd`] | Unix sockets only |
+//! | `Queue(maxsize)` | [`Queue::new(maxsize)`](Queue::new), [`Queue::builder()`](Queue::builder) | no feeder thread; a count limit and a byte capacity; items larger than the ring stream through it |
+//! | `q.put(x)`, `put(x, timeout=t)`, `put_nowait(x)` | [`put`](Queue::put), [`put_timeout`](Queue::put_timeout), [`try_put`](Queue::try_put) | `Full` gives the item back and says which limit bound |
+//! | `q.get()`, `get(timeout=t)`, `get_nowait()` | [`get`](Queue::get), [`get_timeout`](Queue::get_timeout), [`try_get`](Queue::try_get) | [`mqueue::GetError::Empty`] |
+//! | `qsize()`, `empty()`, `full()`, `close()` | [`len`](Queue::len), [`is_empty`](Queue::is_empty), [`is_full`](Queue::is_full), [`close`](Queue::close) | `close` is for every process: consumers drain, then get `Closed` |
+//! | `JoinableQueue`: `task_done()`, `join()` | [`JoinableQueue::task_done`], [`JoinableQueue::join`], [`JoinableQueue::join_timeout`] | one `task_done` too many is an error |
+//! | `SimpleQueue()` | [`SimpleQueue::new()`](SimpleQueue::new) | |
+//! | (a consumer dies; Python's producers hang) | [`mqueue::PutError::Disconnected`], [`mqueue::GetError::Disconnected`] | a waiting put or get is told when the other side has exited |
+//! | POSIX `mq_open` (no stdlib binding) | [`mqueue::PosixMq`] | priorities, timeouts, pollable |
 //!
 //! The full mapping, including what is still to come, is in the repository's
 //! `docs/python-mapping.md`.
@@ -74,6 +82,7 @@
 //! * [`semaphore`] (feature `semaphore`, default): `Semaphore`, `BoundedSemaphore`.
 //! * [`sync`] (feature `sync`, default): `Lock`, `RLock`, `Condition`, `Event`, `Barrier`.
 //! * [`pipe`] (feature `pipe`, default): `pipe`, `pipe_simplex`, `Connection`, `wait`.
+//! * [`mqueue`] (feature `mqueue`, default): `Queue`, `JoinableQueue`, `SimpleQueue`, `PosixMq`.
 //!
 //! Linux only.
 
@@ -125,8 +134,21 @@ pub use multiproc_pipe as pipe;
 #[doc(inline)]
 pub use multiproc_pipe::Connection;
 
+/// Queues between processes: `Queue`, `JoinableQueue`, `SimpleQueue`, `PosixMq` (crate
+/// `multiproc-mqueue`).
+#[cfg(feature = "mqueue")]
+#[doc(inline)]
+pub use multiproc_mqueue as mqueue;
+
+#[cfg(feature = "mqueue")]
+#[doc(inline)]
+pub use multiproc_mqueue::{JoinableQueue, Queue, SimpleQueue};
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "mqueue")]
+    #[doc(no_inline)]
+    pub use multiproc_mqueue::{GetError, JoinableQueue, PutError, Queue, SimpleQueue};
     #[cfg(feature = "pipe")]
     #[doc(no_inline)]
     pub use multiproc_pipe::{Connection, Receiver, RecvError, SendError, Sender};
