@@ -8,6 +8,7 @@ const WHOLE: u32 = 1;
 const FIRST: u32 = 2;
 const MORE: u32 = 3;
 const LAST: u32 = 4;
+const ABORT: u32 = 5;
 
 struct Forge<'r> {
     ring: &'r Ring,
@@ -89,7 +90,7 @@ fn each_reader_check() {
     }
     corrupt(pop(&r, 1 << 20), "size > avail");
     // continuation records outside a message; unknown kinds; FIRST inside a message
-    for k in [MORE, LAST, 0, 5, u32::MAX] {
+    for k in [MORE, LAST, 0, 6, u32::MAX] {
         let r = new();
         Forge { ring: &r, at: 0 }.rec(0, k, &[]).publish();
         corrupt(pop(&r, 1 << 20), &format!("kind {k} outside"));
@@ -114,8 +115,28 @@ fn each_reader_check() {
     }
     // a tag does not make an unknown kind known
     let r = new();
-    Forge { ring: &r, at: 0 }.rec(0, 5 | 3 << 16, &[]).publish();
+    Forge { ring: &r, at: 0 }.rec(0, 6 | 3 << 16, &[]).publish();
     corrupt(pop(&r, 1 << 20), "tagged unknown kind");
+    // an abort record has no bytes and no tag
+    let r = new();
+    Forge { ring: &r, at: 0 }.rec(8, ABORT, &[0; 8]).publish();
+    corrupt(pop(&r, 1 << 20), "abort with bytes");
+    let r = new();
+    Forge { ring: &r, at: 0 }
+        .rec(0, ABORT | 1 << 16, &[])
+        .publish();
+    corrupt(pop(&r, 1 << 20), "tagged abort");
+    // an abort drops the message under way; outside one it is skipped; what follows comes
+    let r = new();
+    {
+        let mut f = Forge { ring: &r, at: 0 };
+        f.rec(0, ABORT, &[])
+            .first(100, 8)
+            .rec(0, ABORT, &[])
+            .rec(3, WHOLE, &[1, 2, 3])
+            .publish();
+    }
+    assert!(matches!(pop(&r, 1 << 20), Ok((Pop::Message, 3))));
     let r = new();
     {
         let mut f = Forge { ring: &r, at: 0 };
