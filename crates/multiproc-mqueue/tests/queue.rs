@@ -376,24 +376,38 @@ fn a_consumer_killed_mid_item_loses_that_item_only() {
     assert!(q.is_empty());
 }
 
+const NAMED: &str =
+    "a_named_queue_is_opened_by_name_from_an_unrelated_process_and_removed_with_its_creator";
+
+/// The other side runs in a freshly executed process (not forked), which knows only the name.
 #[test]
-fn a_named_queue_is_opened_by_name_and_removed_with_its_creator() {
+fn a_named_queue_is_opened_by_name_from_an_unrelated_process_and_removed_with_its_creator() {
+    use multiproc_internal::testing::{reexec, reexec_role, shm_names, test_name, wait_child};
+    if let Some(role) = reexec_role() {
+        assert_eq!(role, "peer");
+        let q: Queue<String> = Queue::open(&std::env::var("QUEUE_NAME").unwrap()).unwrap();
+        assert_eq!(q.maxsize(), 10);
+        let asked = q.get_timeout(Duration::from_secs(30)).unwrap();
+        q.put(format!("{asked}, from a process that opened it by name"))
+            .unwrap();
+        return;
+    }
     let _w = watchdog(WATCHDOG);
-    let name = multiproc_internal::testing::test_name("queue");
+    let name = test_name("queue");
     let q: Queue<String> = Queue::builder().name(&name).maxsize(10).build().unwrap();
     assert_eq!(q.name(), Some(name.as_str()));
-    let child = fork_child({
-        let name = name.clone();
-        move || {
-            let q: Queue<String> = Queue::open(&name).unwrap();
-            assert_eq!(q.maxsize(), 10);
-            q.put("from a process that opened it by name".into())
-                .unwrap();
-        }
-    });
-    child.assert_success();
-    assert_eq!(q.get().unwrap(), "from a process that opened it by name");
+    let mut child = reexec(NAMED, "peer")
+        .env("QUEUE_NAME", &name)
+        .spawn()
+        .unwrap();
+    q.put("hello".into()).unwrap();
+    assert!(wait_child(&mut child, Duration::from_secs(60)).success());
+    assert_eq!(
+        q.get().unwrap(),
+        "hello, from a process that opened it by name"
+    );
     drop(q);
+    assert!(shm_names(&name).is_empty(), "the creator's drop unlinks");
     assert_eq!(
         Queue::<String>::open(&name).unwrap_err().kind(),
         std::io::ErrorKind::NotFound
