@@ -682,6 +682,17 @@ impl<R: Deref<Target = Ring>> RingReader<R> {
         self.skipping = true;
     }
 
+    /// Whether it still drops the rest of a message after [`resync`](RingReader::resync).
+    pub fn is_skipping(&self) -> bool {
+        self.skipping
+    }
+
+    /// Stops dropping records after a [`resync`](RingReader::resync) (another reader of the
+    /// ring finished dropping that message).
+    pub fn cancel_resync(&mut self) {
+        self.skipping = false;
+    }
+
     /// The reading position: it moves whenever a pop takes bytes (and so makes room).
     pub fn position(&self) -> u64 {
         self.tail

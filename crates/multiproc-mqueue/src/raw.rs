@@ -11,7 +11,7 @@
 //! | 192 | room sequence (futex) and "a producer sleeps" flag |
 //! | 256 | `maxsize` (0: no count limit) and the message cap, written at creation |
 //! | 272 | the kind: a plain, joinable or simple queue (each opens only as its own kind) |
-//! | 320 | closed; a producer's message is streaming; a consumer is taking a streamed message |
+//! | 320 | closed; a producer's message is streaming; a consumer is taking a streamed message; consumers drop the rest of a dead consumer's item |
 //! | 336 | roles ever entered; "a process could not be entered" |
 //! | 384 | unfinished tasks (joinable queues) and the join sequence (futex) |
 //! | 448 | the processes that use the queue and their roles ([`crate::roles`]) |
@@ -66,6 +66,8 @@ const KIND: usize = 272;
 const CLOSED: usize = 320;
 const WRITER_STREAMING: usize = 324;
 const READER_STREAMING: usize = 328;
+/// Set while consumers drop the rest of an item a dead consumer took part of.
+const READER_SKIPPING: usize = 332;
 const UNFINISHED: usize = 384;
 const JOIN_SEQ: usize = 392;
 /// Where the ring starts: the block's first page holds the header and the control words.
@@ -90,6 +92,8 @@ pub(crate) const DEATH_CHECK: Duration = Duration::from_millis(50);
 const KEEP_CAPACITY: usize = 1 << 20;
 /// How long a non-waiting call waits for a lock held only for a copy, per look at the reason.
 const BRIEF: Duration = Duration::from_millis(2);
+/// And in all.
+const BRIEF_TOTAL: Duration = Duration::from_millis(20);
 
 /// What a queue's block holds: each typed queue opens only its own kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,10 +228,52 @@ fn layout(capacity: usize) -> Layout {
     }
 }
 
-/// Locks a process-local mutex, whatever a panicking thread left (the state in it is
-/// reloaded from shared memory at each message).
-fn local<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// This process's state of one side, from a mutex that is only ever taken holding that
+/// side's robust lock, so never contended — except in a forked child whose parent had a thread
+/// inside a call at the fork: the child's copy of the mutex stays locked, and its calls use
+/// fresh state instead (everything that matters is reloaded from shared memory anyway).
+enum Local<'a, T> {
+    Held(MutexGuard<'a, T>),
+    Fresh(T),
+}
+
+impl<T> std::ops::Deref for Local<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Local::Held(g) => g,
+            Local::Fresh(t) => t,
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Local<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            Local::Held(g) => g,
+            Local::Fresh(t) => t,
+        }
+    }
+}
+
+fn local<T>(m: &Mutex<T>, fresh: impl FnOnce() -> T) -> Local<'_, T> {
+    match m.try_lock() {
+        Ok(g) => Local::Held(g),
+        // What a panicking thread left is reloaded from shared memory at each message.
+        Err(std::sync::TryLockError::Poisoned(p)) => Local::Held(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Local::Fresh(fresh()),
+    }
+}
+
+/// A spin budget copied out of its mutex (a fresh one if another thread has it).
+fn spin_of(m: &Mutex<Spin>) -> Spin {
+    *local(m, Spin::new)
+}
+
+fn spin_back(m: &Mutex<Spin>, spin: Spin) {
+    if let Ok(mut g) = m.try_lock() {
+        *g = spin;
+    }
 }
 
 impl RawQueue {
@@ -336,6 +382,21 @@ impl RawQueue {
         self.ring.block()
     }
 
+    fn writer_state(&self) -> Local<'_, Writer> {
+        local(&self.writer, || Writer {
+            ring: RingWriter::new(self.ring.clone()),
+            spin: Spin::new(),
+        })
+    }
+
+    fn reader_state(&self) -> Local<'_, Reader> {
+        local(&self.reader, || Reader {
+            ring: RingReader::new(self.ring.clone()),
+            spin: Spin::new(),
+            buf: Vec::new(),
+        })
+    }
+
     fn word(&self, off: usize) -> &AtomicU32 {
         self.block()
             .atomic_u32(HEADER_LEN + off)
@@ -442,7 +503,8 @@ impl RawQueue {
     }
 
     /// Spins, then sleeps on `seq` (announcing it in `flag`), until `ready()`, the deadline,
-    /// or at most [`SLICE`] (or `slice`); whether `ready()` was seen.
+    /// or at most `slice`; whether `ready()` was seen. (A caller that must notice the queue
+    /// closing says so in `ready`.)
     fn wait_for(
         &self,
         spin: &mut Spin,
@@ -456,11 +518,13 @@ impl RawQueue {
             return true;
         }
         let seq = self.word(seq);
+        // The sequence first, then the flag: a wake-up between the two bumps the sequence, so
+        // the sleep below returns at once instead of missing it.
+        let seen = seq.load(Ordering::SeqCst);
         self.word(flag).store(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let seen = seq.load(Ordering::SeqCst);
-        if ready() || self.is_closed() {
-            return ready();
+        if ready() {
+            return true;
         }
         let until = Instant::now() + slice;
         let until = deadline.map_or(until, |d| d.min(until));
@@ -477,6 +541,9 @@ impl RawQueue {
         busy: impl Fn() -> bool,
         repair: impl FnOnce(),
     ) -> io::Result<bool> {
+        // A non-waiting call waits for a lock held only for a copy, but not without end (a
+        // holder stopped or stuck).
+        let brief_until = Instant::now() + BRIEF_TOTAL;
         loop {
             let got = match wait {
                 Wait::Try => match lock.try_lock() {
@@ -500,7 +567,11 @@ impl RawQueue {
                     repair();
                     return Ok(true);
                 }
-                Err(LockFail::TimedOut) if matches!(wait, Wait::Try) => continue,
+                Err(LockFail::TimedOut) if matches!(wait, Wait::Try) => {
+                    if Instant::now() >= brief_until {
+                        return Ok(false);
+                    }
+                }
                 Err(LockFail::TimedOut) => return Ok(false),
                 Err(e) => return Err(lock_broken(e)),
             }
@@ -543,10 +614,13 @@ impl RawQueue {
                 return Err(PutFail::Full(Limit::Bytes(cap)));
             }
             // Holding the producers' lock from here: every exit unlocks.
-            let mut w = local(&self.writer);
+            let mut w = self.writer_state();
             if died {
                 self.repair_writer(&mut w.ring);
             }
+            // The consumers' position before looking for room: if it moves after, the wait
+            // below sees it (no wake-up lost in between).
+            let tail = self.ring.positions().1;
             let outcome = self.put_locked(&mut w, msg, wait);
             drop(w);
             wlock.unlock();
@@ -562,7 +636,6 @@ impl RawQueue {
                 }
             }
             // No room, or over the count: wait without the lock, then try again.
-            let tail = self.ring.positions().1;
             let limit = if self.maxsize != 0 && self.len() >= self.maxsize {
                 Limit::Count(self.maxsize as usize)
             } else {
@@ -573,7 +646,7 @@ impl RawQueue {
             }
             // Room shows as the consumers' position moving (or the queue closing).
             let moved = || self.ring.positions().1 != tail || self.is_closed();
-            let mut spin = *local(&self.room_spin);
+            let mut spin = spin_of(&self.room_spin);
             let ready = self.wait_for(
                 &mut spin,
                 ROOM_SEQ,
@@ -582,7 +655,7 @@ impl RawQueue {
                 SLICE,
                 moved,
             );
-            *local(&self.room_spin) = spin;
+            spin_back(&self.room_spin, spin);
             if !ready && self.consumers_gone() {
                 return Err(PutFail::Disconnected);
             }
@@ -640,7 +713,11 @@ impl RawQueue {
             match w.ring.try_push(msg) {
                 Ok(Push::Done) => break Ok(true),
                 Ok(Push::Full) => {}
-                Err(e) => break Err(PutFail::Broken(broken(e))),
+                Err(e) => {
+                    // Not to be continued: the ring is broken for everyone anyway.
+                    w.ring = RingWriter::new(self.ring.clone());
+                    break Err(PutFail::Broken(broken(e)));
+                }
             }
             // Parts are in: the consumers may be waiting for them.
             self.notify_data();
@@ -650,7 +727,8 @@ impl RawQueue {
                 break Err(PutFail::Full(Limit::Bytes(self.capacity())));
             }
             let Writer { ring, spin } = w;
-            let room = || ring.has_room().unwrap_or(true) || self.is_closed();
+            // The item is accepted: a close does not stop it (consumers drain it).
+            let room = || ring.has_room().unwrap_or(true);
             if !self.wait_for(spin, ROOM_SEQ, PRODUCER_SLEEPS, deadline, SLICE, room)
                 && self.consumers_gone()
             {
@@ -667,33 +745,7 @@ impl RawQueue {
         let rlock = self.lock_at(RLOCK);
         self.entry.enter(self.block(), crate::roles::CONSUMER);
         loop {
-            if !self.has_data() {
-                if self.is_closed() {
-                    // Anything published before the close shows now.
-                    if !self.has_data() {
-                        return Err(GetFail::Closed);
-                    }
-                } else {
-                    if matches!(wait, Wait::Try) || wait.passed() {
-                        return Err(GetFail::Empty);
-                    }
-                    let has = || self.has_data() || self.is_closed();
-                    let mut spin = *local(&self.data_spin);
-                    let ready = self.wait_for(
-                        &mut spin,
-                        DATA_SEQ,
-                        CONSUMER_SLEEPS,
-                        wait.deadline(),
-                        SLICE,
-                        has,
-                    );
-                    *local(&self.data_spin) = spin;
-                    if !ready && self.producers_gone() && !self.has_data() {
-                        return Err(GetFail::Disconnected);
-                    }
-                    continue;
-                }
-            }
+            // Take the lock and look: an item waiting is the common case.
             let taking = || self.word(READER_STREAMING).load(Ordering::Acquire) != 0;
             let mut died = false;
             let taken = self
@@ -703,42 +755,102 @@ impl RawQueue {
                 return Err(GetFail::Empty);
             }
             // Holding the consumers' lock from here: every exit unlocks.
-            let mut r = local(&self.reader);
+            let mut r = self.reader_state();
+            let skipping = self.word(READER_SKIPPING);
             if died {
-                // The one before died: what it left of a message is dropped.
-                r.ring = RingReader::new(self.ring.clone());
-                r.ring.resync();
+                // The one before died: what it left of a message is dropped, by whichever
+                // consumer comes next (the mark is shared).
+                skipping.store(1, Ordering::Release);
                 self.word(READER_STREAMING).store(0, Ordering::Release);
             }
+            if skipping.load(Ordering::Acquire) != 0 {
+                if !r.ring.is_skipping() {
+                    r.ring = RingReader::new(self.ring.clone());
+                    r.ring.resync();
+                }
+            } else if r.ring.is_skipping() {
+                // Another consumer finished dropping it.
+                r.ring.cancel_resync();
+            }
             let outcome = self.get_locked(&mut r);
+            if r.ring.is_skipping() != (skipping.load(Ordering::Relaxed) != 0) {
+                skipping.store(u32::from(r.ring.is_skipping()), Ordering::Release);
+            }
             match outcome {
                 Ok(true) => {
-                    // Read the message before the next consumer may use this buffer.
-                    let out = f(&r.buf);
-                    if r.buf.capacity() > KEEP_CAPACITY {
-                        r.buf = Vec::new();
-                    }
+                    let buf = std::mem::take(&mut r.buf);
                     drop(r);
                     rlock.unlock();
                     self.notify_room();
-                    if self.has_data() {
+                    if self.word(CONSUMER_SLEEPS).load(Ordering::Relaxed) != 0 && self.has_data() {
                         // Pass the news on to another sleeping consumer.
                         self.notify_data();
+                    }
+                    // Decoded without the lock (a `Deserialize` that panics or dawdles holds
+                    // up nobody); the buffer is kept for the next item if it is free.
+                    let out = f(&buf);
+                    if buf.capacity() <= KEEP_CAPACITY {
+                        if let Ok(mut r) = self.reader.try_lock() {
+                            if r.buf.capacity() == 0 {
+                                r.buf = buf;
+                            }
+                        }
                     }
                     return Ok(out);
                 }
                 Ok(false) => {
                     drop(r);
                     rlock.unlock();
-                    if matches!(wait, Wait::Try) {
-                        return Err(GetFail::Empty);
-                    }
+                    // Dropping what a dead producer or consumer left makes room too.
+                    self.notify_room();
                 }
                 Err(e) => {
                     drop(r);
                     rlock.unlock();
                     return Err(e);
                 }
+            }
+            // Nothing there: closed, or wait for data without the lock.
+            if self.is_closed() {
+                if self.has_data() {
+                    continue;
+                }
+                // Drained — unless a put that passed its check before the close is still
+                // copying in: then its item comes first.
+                if self.producers_quiet() {
+                    if self.has_data() {
+                        continue;
+                    }
+                    return Err(GetFail::Closed);
+                }
+                let mut spin = spin_of(&self.data_spin);
+                let has = || self.has_data() || self.producers_quiet();
+                self.wait_for(
+                    &mut spin,
+                    DATA_SEQ,
+                    CONSUMER_SLEEPS,
+                    wait.deadline(),
+                    BRIEF,
+                    has,
+                );
+                continue;
+            }
+            if matches!(wait, Wait::Try) || wait.passed() {
+                return Err(GetFail::Empty);
+            }
+            let has = || self.has_data() || self.is_closed();
+            let mut spin = spin_of(&self.data_spin);
+            let ready = self.wait_for(
+                &mut spin,
+                DATA_SEQ,
+                CONSUMER_SLEEPS,
+                wait.deadline(),
+                SLICE,
+                has,
+            );
+            spin_back(&self.data_spin, spin);
+            if !ready && self.producers_gone() && !self.has_data() {
+                return Err(GetFail::Disconnected);
             }
         }
     }
@@ -748,6 +860,9 @@ impl RawQueue {
     /// takes (a producer that dies is noticed within [`DEATH_CHECK`]).
     fn get_locked(&self, r: &mut Reader) -> Result<bool, GetFail> {
         let max = self.max_message;
+        // Whether this call marked that it takes a streamed message (cleared at the end: the
+        // mark's cache line is read by every producer, so it is only written when it changes).
+        let mut marked = false;
         let result = loop {
             let Reader { ring, spin, buf } = r;
             match ring.try_pop(buf, max) {
@@ -764,15 +879,39 @@ impl RawQueue {
                 Err(e) => break Err(GetFail::Broken(broken(e))),
             }
             // Part of a message taken: the producer may be waiting for the room.
-            self.word(READER_STREAMING).store(1, Ordering::Release);
+            if !marked {
+                self.word(READER_STREAMING).store(1, Ordering::Release);
+                marked = true;
+            }
             self.notify_room();
             let has = || self.has_data();
             if !self.wait_for(spin, DATA_SEQ, CONSUMER_SLEEPS, None, DEATH_CHECK, has) {
                 self.check_producer();
             }
         };
-        self.word(READER_STREAMING).store(0, Ordering::Release);
+        if marked {
+            self.word(READER_STREAMING).store(0, Ordering::Release);
+        }
         result
+    }
+
+    /// Whether no producer is inside a put (the producers' lock is free), repairing after a
+    /// dead one. For a consumer that found the queue closed and empty.
+    fn producers_quiet(&self) -> bool {
+        let wlock = self.lock_at(WLOCK);
+        match wlock.try_lock() {
+            Ok(Acquired::OwnerDied) => {
+                let mut w = RingWriter::new(self.ring.clone());
+                self.repair_writer(&mut w);
+                wlock.unlock();
+                true
+            }
+            Ok(Acquired::Clean) => {
+                wlock.unlock();
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// For a consumer waiting for the rest of a message: if its producer died holding the

@@ -752,3 +752,143 @@ fn a_consumer_killed_at_random_moments_loses_at_most_its_item_and_blocks_nobody(
         assert!(lost <= 1, "round {round}: {lost} items lost");
     }
 }
+
+/// Stops `producer` once it has filled the ring and gone to sleep waiting for room.
+fn stop_when_full<T: serde::Serialize + serde::de::DeserializeOwned>(
+    q: &Queue<T>,
+    producer: &ForkChild,
+) {
+    multiproc_internal::testing::wait_until("the producer to fill the ring", || q.is_full());
+    until_asleep(producer.pid());
+    producer.signal(libc::SIGSTOP).unwrap();
+}
+
+/// A consumer killed mid-item; the next consumer (another process) drops part of the rest and
+/// leaves; the consumer after it (this process) drops the remainder — the mark is shared —
+/// and gets the next item, not an error.
+#[test]
+fn dropping_a_dead_consumers_item_is_carried_on_by_whichever_consumer_comes_next() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let producer = fork_child({
+        let q = q.clone();
+        move || {
+            q.put(vec![7u8; 8 << 20]).unwrap();
+            q.put(b"next".to_vec()).unwrap();
+        }
+    });
+    stop_when_full(&q, &producer);
+    let a = fork_child({
+        let q = q.clone();
+        move || {
+            let _ = q.get();
+        }
+    });
+    until_asleep(a.pid());
+    a.kill().unwrap();
+    assert!(!a.wait().success());
+    producer.signal(libc::SIGCONT).unwrap();
+    stop_when_full(&q, &producer);
+    let b = fork_child({
+        let q = q.clone();
+        move || {
+            let r = q.get_timeout(Duration::from_millis(200));
+            assert!(matches!(r, Err(GetError::Empty)), "{r:?}");
+        }
+    });
+    b.assert_success();
+    producer.signal(libc::SIGCONT).unwrap();
+    let start = Instant::now();
+    assert_eq!(q.get().unwrap(), b"next");
+    // Dropping the rest wakes the producer each time it makes room: no quarter-second naps.
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    producer.assert_success();
+}
+
+/// A forked child whose parent had a thread inside a put at the fork: the child's copy of
+/// the per-process state is locked for good, and the child must not care.
+#[test]
+fn a_child_forked_while_a_thread_is_inside_a_put_can_put() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // This thread streams an item larger than the ring and waits for room inside the put.
+    let streaming = std::thread::spawn({
+        let q = q.clone();
+        move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            q.put(vec![1u8; 1 << 20]).unwrap();
+        }
+    });
+    let tid = rx.recv().unwrap();
+    multiproc_internal::testing::wait_until("the put to fill the ring", || q.is_full());
+    until_asleep(tid);
+    let child = fork_child({
+        let q = q.clone();
+        move || {
+            q.put_timeout(b"child".to_vec(), Duration::from_secs(30))
+                .unwrap()
+        }
+    });
+    assert_eq!(q.get().unwrap().len(), 1 << 20);
+    streaming.join().unwrap();
+    child.assert_success();
+    assert_eq!(q.get().unwrap(), b"child");
+    // A try_put never waits long for a lock, whoever holds it.
+    assert!(q.try_put(b"now".to_vec()).is_ok());
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Bomb(u32);
+
+impl<'de> serde::Deserialize<'de> for Bomb {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        assert!(v != 13, "a Deserialize that panics (on purpose)");
+        Ok(Bomb(v))
+    }
+}
+
+/// A `Deserialize` that panics in one consumer holds up nobody: items are decoded after the
+/// consumers' lock is let go.
+#[test]
+fn a_panicking_deserialize_holds_up_no_other_consumer() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Bomb> = Queue::new(0).unwrap();
+    q.put(Bomb(13)).unwrap();
+    q.put(Bomb(1)).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.get()));
+    assert!(caught.is_err());
+    let other = fork_child({
+        let q = q.clone();
+        move || assert_eq!(q.get_timeout(Duration::from_secs(10)).unwrap().0, 1)
+    });
+    other.assert_success();
+    q.put(Bomb(2)).unwrap();
+    assert_eq!(q.try_get().unwrap().0, 2);
+}
+
+/// Close while an item larger than the ring streams: it is accepted, so consumers drain it
+/// whole; nobody spins meanwhile (the producer sleeps while no consumer takes).
+#[test]
+fn an_item_streaming_at_close_is_delivered_whole() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let producer = fork_child({
+        let q = q.clone();
+        move || q.put(vec![5u8; 4 << 20]).unwrap()
+    });
+    multiproc_internal::testing::wait_until("the producer to fill the ring", || q.is_full());
+    until_asleep(producer.pid());
+    q.close();
+    // Still asleep, not spinning, after the close woke it.
+    until_asleep(producer.pid());
+    assert!(q.get().unwrap() == vec![5u8; 4 << 20]);
+    producer.assert_success();
+    assert!(matches!(q.get(), Err(GetError::Closed)));
+}
