@@ -260,8 +260,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// Puts `item` if there is room now (Python's `put_nowait`). It never waits for room, but
-    /// may wait for another producer to finish copying its item in. An item larger than the
-    /// ring only goes with [`put`](Queue::put) or [`put_timeout`](Queue::put_timeout).
+    /// may wait up to 20 ms for another producer to finish copying its item in. An item
+    /// larger than the ring only goes with [`put`](Queue::put) or
+    /// [`put_timeout`](Queue::put_timeout).
     ///
     /// # Errors
     ///
@@ -310,7 +311,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.get_with(Wait::Until(None))
     }
 
-    /// Takes the next item if there is one now (Python's `get_nowait`).
+    /// Takes the next item if there is one now (Python's `get_nowait`). It never waits for
+    /// an item to arrive, but an item larger than the ring that has started to arrive is
+    /// taken whole, at its producer's pace (as Python's `get_nowait` reads a whole message);
+    /// and it may wait up to 20 ms for another consumer to finish copying one out.
     ///
     /// # Errors
     ///
