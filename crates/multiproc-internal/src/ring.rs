@@ -403,6 +403,12 @@ impl<R: Deref<Target = Ring>> RingWriter<R> {
         &self.ring
     }
 
+    /// The reader's position as this writer last read it (at or before its last decision
+    /// that the ring was full): a waiter for room compares the current one with it.
+    pub fn tail_seen(&self) -> u64 {
+        self.tail_seen
+    }
+
     /// Whether a message is part-way into the ring (a push returned [`Push::Full`]).
     pub fn is_streaming(&self) -> bool {
         self.sent.is_some()

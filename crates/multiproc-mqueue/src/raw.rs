@@ -618,10 +618,13 @@ impl RawQueue {
             if died {
                 self.repair_writer(&mut w.ring);
             }
-            // The consumers' position before looking for room: if it moves after, the wait
-            // below sees it (no wake-up lost in between).
-            let tail = self.ring.positions().1;
+            // The consumers' position as of the decision that there is no room (before the
+            // count is checked, for a count limit): if it moves after, the wait below sees it
+            // (no wake-up lost in between). Read only when needed: its cache line is the
+            // consumers'.
+            let counted_at = (self.maxsize != 0).then(|| self.ring.positions().1);
             let outcome = self.put_locked(&mut w, msg, wait);
+            let tail = counted_at.unwrap_or_else(|| w.ring.tail_seen());
             drop(w);
             wlock.unlock();
             match outcome {
