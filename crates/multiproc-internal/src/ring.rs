@@ -245,8 +245,10 @@ impl Ring {
         let at = (pos as usize) & (self.cap - 1);
         let first = data.len().min(self.cap - at);
         let base = self.base + DATA;
-        let ok =
-            self.block.store(base + at, &data[..first]) & self.block.store(base, &data[first..]);
+        let mut ok = self.block.store(base + at, &data[..first]);
+        if first < data.len() {
+            ok &= self.block.store(base, &data[first..]);
+        }
         debug_assert!(ok, "ring copies stay inside the block");
     }
 
@@ -256,7 +258,10 @@ impl Ring {
         let first = out.len().min(self.cap - at);
         let base = self.base + DATA;
         let (a, b) = out.split_at_mut(first);
-        let ok = self.block.load(base + at, a) & self.block.load(base, b);
+        let mut ok = self.block.load(base + at, a);
+        if !b.is_empty() {
+            ok &= self.block.load(base, b);
+        }
         debug_assert!(ok, "ring copies stay inside the block");
     }
 
@@ -265,8 +270,10 @@ impl Ring {
         let at = (pos as usize) & (self.cap - 1);
         let first = n.min(self.cap - at);
         let base = self.base + DATA;
-        let ok = self.block.load_append(base + at, first, out)
-            & self.block.load_append(base, n - first, out);
+        let mut ok = self.block.load_append(base + at, first, out);
+        if first < n {
+            ok &= self.block.load_append(base, n - first, out);
+        }
         debug_assert!(ok, "ring copies stay inside the block");
     }
 

@@ -237,11 +237,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let sent = with_encoded(&item, |bytes| self.raw.put(bytes, wait));
         match sent {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(PutFail::Full(limit))) => Err(PutError::Full { item, limit }),
-            Ok(Err(PutFail::Closed)) => Err(PutError::Closed(item)),
-            Ok(Err(PutFail::Disconnected)) => Err(PutError::Disconnected(item)),
-            Ok(Err(PutFail::TooLarge { len, max })) => Err(PutError::TooLarge { item, len, max }),
-            Ok(Err(PutFail::Broken(error))) => Err(PutError::Broken { item, error }),
+            Ok(Err(fail)) => Err(put_fail(fail, item)),
             Err(e) => Err(PutError::Encode {
                 item,
                 reason: e.to_string(),
@@ -291,13 +287,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     fn get_with(&self, wait: Wait) -> Result<T, GetError> {
-        match self.raw.get(wait, decode::<T>) {
+        match self.raw.get(wait, |buf| decode::<T>(buf)) {
             Ok(decoded) => decoded,
-            Err(GetFail::Empty) => Err(GetError::Empty),
-            Err(GetFail::Closed) => Err(GetError::Closed),
-            Err(GetFail::Disconnected) => Err(GetError::Disconnected),
-            Err(GetFail::TooLarge { len, max }) => Err(GetError::TooLarge { len, max }),
-            Err(GetFail::Broken(e)) => Err(GetError::Broken(e)),
+            Err(fail) => Err(get_fail(fail)),
         }
     }
 
@@ -342,6 +334,112 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// As [`get_timeout`](Queue::get_timeout).
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetError> {
         self.get_with(Wait::Until(Some(deadline)))
+    }
+}
+
+fn put_fail<I>(fail: PutFail, item: I) -> PutError<I> {
+    match fail {
+        PutFail::Full(limit) => PutError::Full { item, limit },
+        PutFail::Closed => PutError::Closed(item),
+        PutFail::Disconnected => PutError::Disconnected(item),
+        PutFail::TooLarge { len, max } => PutError::TooLarge { item, len, max },
+        PutFail::Broken(error) => PutError::Broken { item, error },
+    }
+}
+
+fn get_fail(fail: GetFail) -> GetError {
+    match fail {
+        GetFail::Empty => GetError::Empty,
+        GetFail::Closed => GetError::Closed,
+        GetFail::Disconnected => GetError::Disconnected,
+        GetFail::TooLarge { len, max } => GetError::TooLarge { len, max },
+        GetFail::Broken(e) => GetError::Broken(e),
+    }
+}
+
+/// Bytes as they are, without the codec: for items that are bytes already (a serde `Vec<u8>`
+/// is encoded and decoded byte by byte). Bytes put this way are taken with the `get_bytes`
+/// methods; a typed get decodes them as an encoded `T`.
+impl<T> Queue<T> {
+    /// Puts `bytes` as one item, waiting as long as the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`put`](Queue::put) (the item in the error is `()`: the bytes stay yours).
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<(), PutError<()>> {
+        self.raw
+            .put(bytes, Wait::Until(None))
+            .map_err(|f| put_fail(f, ()))
+    }
+
+    /// Puts `bytes` if there is room now (see [`try_put`](Queue::try_put)).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_put`](Queue::try_put).
+    pub fn try_put_bytes(&self, bytes: &[u8]) -> Result<(), PutError<()>> {
+        self.raw.put(bytes, Wait::Try).map_err(|f| put_fail(f, ()))
+    }
+
+    /// Puts `bytes`, waiting at most `timeout` for room (see
+    /// [`put_timeout`](Queue::put_timeout)).
+    ///
+    /// # Errors
+    ///
+    /// As [`put_timeout`](Queue::put_timeout).
+    pub fn put_bytes_timeout(&self, bytes: &[u8], timeout: Duration) -> Result<(), PutError<()>> {
+        self.raw
+            .put(bytes, Wait::Until(deadline_after(timeout)))
+            .map_err(|f| put_fail(f, ()))
+    }
+
+    /// Takes the next item's bytes, waiting as long as the queue is empty.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Queue::get), without `Decode`.
+    pub fn get_bytes(&self) -> Result<Vec<u8>, GetError> {
+        self.raw
+            .get(Wait::Until(None), std::mem::take)
+            .map_err(get_fail)
+    }
+
+    /// Takes the next item's bytes if there is one now (see [`try_get`](Queue::try_get)).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_get`](Queue::try_get), without `Decode`.
+    pub fn try_get_bytes(&self) -> Result<Vec<u8>, GetError> {
+        self.raw.get(Wait::Try, std::mem::take).map_err(get_fail)
+    }
+
+    /// Takes the next item's bytes, waiting at most `timeout` (see
+    /// [`get_timeout`](Queue::get_timeout)).
+    ///
+    /// # Errors
+    ///
+    /// As [`get_timeout`](Queue::get_timeout), without `Decode`.
+    pub fn get_bytes_timeout(&self, timeout: Duration) -> Result<Vec<u8>, GetError> {
+        self.raw
+            .get(Wait::Until(deadline_after(timeout)), std::mem::take)
+            .map_err(get_fail)
+    }
+
+    /// Takes the next item's bytes into `buf` (replacing its contents, reusing its memory),
+    /// waiting as long as the queue is empty; returns their length.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_bytes`](Queue::get_bytes).
+    pub fn get_bytes_into(&self, buf: &mut Vec<u8>) -> Result<usize, GetError> {
+        self.raw
+            .get(Wait::Until(None), |got| {
+                // The message's own buffer becomes the caller's: no copy. The caller's old
+                // buffer goes back to the queue for the next message.
+                std::mem::swap(got, buf);
+                buf.len()
+            })
+            .map_err(get_fail)
     }
 }
 

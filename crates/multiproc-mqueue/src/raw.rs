@@ -543,7 +543,7 @@ impl RawQueue {
     ) -> io::Result<bool> {
         // A non-waiting call waits for a lock held only for a copy, but not without end (a
         // holder stopped or stuck).
-        let brief_until = Instant::now() + BRIEF_TOTAL;
+        let mut brief_until = None;
         loop {
             let got = match wait {
                 Wait::Try => match lock.try_lock() {
@@ -568,7 +568,9 @@ impl RawQueue {
                     return Ok(true);
                 }
                 Err(LockFail::TimedOut) if matches!(wait, Wait::Try) => {
-                    if Instant::now() >= brief_until {
+                    // (The clock is read only here: not on the uncontended path.)
+                    let now = Instant::now();
+                    if now >= *brief_until.get_or_insert(now + BRIEF_TOTAL - BRIEF) {
                         return Ok(false);
                     }
                 }
@@ -743,8 +745,13 @@ impl RawQueue {
         result
     }
 
-    /// Gets one message; `f` reads it from the buffer (it stays this handle's, for reuse).
-    pub(crate) fn get<R>(&self, wait: Wait, f: impl FnOnce(&[u8]) -> R) -> Result<R, GetFail> {
+    /// Gets one message; `f` reads it from the buffer (or takes it: a buffer left with its
+    /// capacity goes back to this handle, for reuse).
+    pub(crate) fn get<R>(
+        &self,
+        wait: Wait,
+        f: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> Result<R, GetFail> {
         let rlock = self.lock_at(RLOCK);
         self.entry.enter(self.block(), crate::roles::CONSUMER);
         loop {
@@ -781,7 +788,7 @@ impl RawQueue {
             }
             match outcome {
                 Ok(true) => {
-                    let buf = std::mem::take(&mut r.buf);
+                    let mut buf = std::mem::take(&mut r.buf);
                     drop(r);
                     rlock.unlock();
                     self.notify_room();
@@ -791,8 +798,8 @@ impl RawQueue {
                     }
                     // Decoded without the lock (a `Deserialize` that panics or dawdles holds
                     // up nobody); the buffer is kept for the next item if it is free.
-                    let out = f(&buf);
-                    if buf.capacity() <= KEEP_CAPACITY {
+                    let out = f(&mut buf);
+                    if buf.capacity() != 0 && buf.capacity() <= KEEP_CAPACITY {
                         if let Ok(mut r) = self.reader.try_lock() {
                             if r.buf.capacity() == 0 {
                                 r.buf = buf;
@@ -1029,7 +1036,7 @@ mod tests {
         let q = RawQueue::create(&config(MIN_CAPACITY)).unwrap();
         q.put(b"hello", Wait::Try).unwrap();
         assert_eq!(q.len(), 1);
-        let got = q.get(Wait::Try, <[u8]>::to_vec).unwrap();
+        let got = q.get(Wait::Try, std::mem::take).unwrap();
         assert_eq!(got, b"hello");
         assert!(matches!(q.get(Wait::Try, |_| ()), Err(GetFail::Empty)));
     }

@@ -892,3 +892,45 @@ fn an_item_streaming_at_close_is_delivered_whole() {
     producer.assert_success();
     assert!(matches!(q.get(), Err(GetError::Closed)));
 }
+
+/// Bytes without the codec, across processes: every size, whole and in order.
+#[test]
+fn bytes_go_through_as_they_are() {
+    let _w = watchdog(WATCHDOG);
+    let q: Queue<Vec<u8>> = Queue::builder().capacity(64 << 10).build().unwrap();
+    let sizes = [0usize, 1, 63, 64, 65, 4096, 100_000, 3];
+    let producer = fork_child({
+        let q = q.clone();
+        move || {
+            for (i, &n) in sizes.iter().enumerate() {
+                q.put_bytes(&pattern(4, i as u32, n)).unwrap();
+            }
+            assert!(q.try_put_bytes(&[1; 10]).is_ok());
+            q.put_bytes_timeout(&[2; 10], Duration::from_secs(30))
+                .unwrap();
+        }
+    });
+    let mut buf = Vec::with_capacity(10);
+    for (i, &n) in sizes.iter().enumerate() {
+        let got = if i % 2 == 0 {
+            q.get_bytes().unwrap()
+        } else {
+            assert_eq!(q.get_bytes_into(&mut buf).unwrap(), n);
+            buf.clone()
+        };
+        assert!(
+            got == pattern(4, i as u32, n),
+            "item {i} of {n} bytes differs"
+        );
+    }
+    assert_eq!(
+        q.get_bytes_timeout(Duration::from_secs(30)).unwrap(),
+        [1; 10]
+    );
+    producer.assert_success();
+    assert_eq!(q.try_get_bytes().unwrap(), [2; 10]);
+    let asked = Duration::from_millis(100);
+    let start = Instant::now();
+    assert!(matches!(q.get_bytes_timeout(asked), Err(GetError::Empty)));
+    assert_timely(start, asked);
+}
