@@ -1,5 +1,7 @@
 //! The bench peers' system calls: a shared anonymous region, CPU pinning, a raw futex mutex
-//! and a pthread process-shared mutex (plain and robust), written here as the baselines.
+//! and a pthread process-shared mutex (plain and robust), raw shared-memory rings (one
+//! producer and one consumer; many of each) and raw POSIX message queues, written here as
+//! the baselines.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -426,4 +428,420 @@ pub fn eventfd() -> std::fs::File {
     assert!(fd >= 0, "eventfd");
     // SAFETY: a fresh fd that nothing else owns.
     unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+}
+
+/// Asks the kernel to SIGKILL the calling (forked) process when the thread that forked it
+/// ends, so a bench that aborts (a watchdog) leaves no peer behind; `parent` is the forking
+/// process's pid, read before the fork: if it is already gone, the process exits at once.
+pub fn die_with_parent(parent: u32) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and touches no memory.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        // SAFETY: ends this forked process without running anything copied from the parent.
+        unsafe { libc::_exit(1) };
+    }
+}
+
+/// The size of every message of the raw rings.
+pub const RING_MESSAGE: usize = 64;
+
+/// How the raw rings wait for room or data: a short spin, then `sched_yield` between looks,
+/// so a waiter that shares its core with the process it waits for gives the core away instead
+/// of holding it for a whole time slice (W4b runs four processes on two cores).
+#[derive(Debug, Default)]
+struct Relax(u32);
+
+impl Relax {
+    const SPINS: u32 = 64;
+
+    fn relax(&mut self) {
+        if self.0 < Self::SPINS {
+            self.0 += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// A raw single-producer, single-consumer ring of 64-byte slots in an anonymous shared
+/// mapping (inherited across fork): the consumer's position and the producer's position on
+/// cache lines of their own, each side keeping the other's last-seen position in private
+/// memory, and no system call unless a side waits longer than a short spin. The baseline of
+/// the queue benches: as fast as a ring between two processes gets, with none of a queue's
+/// duties (many producers, framing, any size, robustness, sleeping).
+#[derive(Debug)]
+pub struct SpscRing {
+    region: SharedRegion,
+    slots: u64,
+}
+
+/// Where the raw rings keep their positions and slots: each position on a line of its own
+/// (two lines apart, out of reach of the adjacent-line prefetcher), then the slots.
+const RING_FIRST: usize = 0;
+const RING_SECOND: usize = 128;
+const RING_SLOTS: usize = 256;
+
+impl SpscRing {
+    /// A ring of `slots` 64-byte slots (a power of two).
+    ///
+    /// # Panics
+    ///
+    /// If `slots` is not a power of two, or mmap fails.
+    pub fn new(slots: usize) -> SpscRing {
+        assert!(slots.is_power_of_two());
+        SpscRing {
+            region: SharedRegion::new(RING_SLOTS + slots * RING_MESSAGE),
+            slots: slots as u64,
+        }
+    }
+
+    /// The consumer's position (messages taken).
+    fn head(&self) -> &AtomicU64 {
+        self.region.atomic_u64(RING_FIRST)
+    }
+
+    /// The producer's position (messages published).
+    fn tail(&self) -> &AtomicU64 {
+        self.region.atomic_u64(RING_SECOND)
+    }
+
+    fn slot(&self, pos: u64) -> *mut u8 {
+        self.region
+            .ptr(RING_SLOTS + (pos & (self.slots - 1)) as usize * RING_MESSAGE)
+    }
+
+    /// The producing end.
+    ///
+    /// # Safety
+    ///
+    /// At most one producing end of this ring may be in use at a time, across every process
+    /// that shares it (a fork copies the handle: only one of the copies may send).
+    pub unsafe fn sender(&self) -> SpscSender<'_> {
+        SpscSender {
+            ring: self,
+            tail: self.tail().load(Ordering::Relaxed),
+            head: self.head().load(Ordering::Acquire),
+        }
+    }
+
+    /// The consuming end.
+    ///
+    /// # Safety
+    ///
+    /// At most one consuming end of this ring may be in use at a time, across every process
+    /// that shares it.
+    pub unsafe fn receiver(&self) -> SpscReceiver<'_> {
+        SpscReceiver {
+            ring: self,
+            head: self.head().load(Ordering::Relaxed),
+            tail: self.tail().load(Ordering::Acquire),
+        }
+    }
+}
+
+/// The producing end of an [`SpscRing`].
+#[derive(Debug)]
+pub struct SpscSender<'a> {
+    ring: &'a SpscRing,
+    /// Our position.
+    tail: u64,
+    /// The consumer's position as last seen.
+    head: u64,
+}
+
+impl SpscSender<'_> {
+    /// Copies a 64-byte message into the next slot, waiting (spinning) while the ring is full.
+    ///
+    /// # Panics
+    ///
+    /// If `msg` is not 64 bytes long.
+    #[inline]
+    pub fn send(&mut self, msg: &[u8]) {
+        assert_eq!(msg.len(), RING_MESSAGE);
+        if self.tail - self.head == self.ring.slots {
+            let mut relax = Relax::default();
+            loop {
+                self.head = self.ring.head().load(Ordering::Acquire);
+                if self.tail - self.head < self.ring.slots {
+                    break;
+                }
+                relax.relax();
+            }
+        }
+        // SAFETY: the slot at `tail` is in bounds and free: the consumer has taken every
+        // message up to `head`, and `tail - head < slots`; until `tail` is published no other
+        // process touches it (one producer, by `sender`'s contract). `msg` is 64 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), self.ring.slot(self.tail), RING_MESSAGE)
+        };
+        self.tail += 1;
+        self.ring.tail().store(self.tail, Ordering::Release);
+    }
+}
+
+/// The consuming end of an [`SpscRing`].
+#[derive(Debug)]
+pub struct SpscReceiver<'a> {
+    ring: &'a SpscRing,
+    /// Our position.
+    head: u64,
+    /// The producer's position as last seen.
+    tail: u64,
+}
+
+impl SpscReceiver<'_> {
+    /// Copies the next message out into `out`, waiting (spinning) while the ring is empty.
+    #[inline]
+    pub fn recv(&mut self, out: &mut [u8; RING_MESSAGE]) {
+        if self.head == self.tail {
+            let mut relax = Relax::default();
+            loop {
+                self.tail = self.ring.tail().load(Ordering::Acquire);
+                if self.head != self.tail {
+                    break;
+                }
+                relax.relax();
+            }
+        }
+        // SAFETY: the slot at `head` is in bounds and holds a published message (`head <
+        // tail`, acquired above); the producer does not touch it until `head` moves past it,
+        // and no other consumer exists (`receiver`'s contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ring.slot(self.head), out.as_mut_ptr(), RING_MESSAGE)
+        };
+        self.head += 1;
+        self.ring.head().store(self.head, Ordering::Release);
+    }
+}
+
+/// A raw bounded ring for many producers and many consumers in an anonymous shared mapping:
+/// Dmitry Vyukov's bounded MPMC queue. Each cell has a sequence word (on its own line) and a
+/// 64-byte slot (the next line); a producer claims a position with a compare-exchange on the
+/// shared enqueue position, copies its message in and publishes the cell's sequence; a
+/// consumer does the same on the dequeue position. Waiting is a short spin, then
+/// `sched_yield`. No robustness: a process killed between claiming and publishing stalls the
+/// ring for good.
+#[derive(Debug)]
+pub struct MpmcRing {
+    region: SharedRegion,
+    slots: u64,
+}
+
+/// Bytes per cell of an [`MpmcRing`]: the sequence word's line, then the slot's.
+const CELL: usize = 128;
+
+impl MpmcRing {
+    /// A ring of `slots` cells (a power of two).
+    ///
+    /// # Panics
+    ///
+    /// If `slots` is not a power of two, or mmap fails.
+    pub fn new(slots: usize) -> MpmcRing {
+        assert!(slots.is_power_of_two());
+        let ring = MpmcRing {
+            region: SharedRegion::new(RING_SLOTS + slots * CELL),
+            slots: slots as u64,
+        };
+        for i in 0..ring.slots {
+            ring.sequence(i).store(i, Ordering::Relaxed);
+        }
+        ring
+    }
+
+    fn enqueue_pos(&self) -> &AtomicU64 {
+        self.region.atomic_u64(RING_FIRST)
+    }
+
+    fn dequeue_pos(&self) -> &AtomicU64 {
+        self.region.atomic_u64(RING_SECOND)
+    }
+
+    fn cell(&self, pos: u64) -> usize {
+        RING_SLOTS + (pos & (self.slots - 1)) as usize * CELL
+    }
+
+    fn sequence(&self, pos: u64) -> &AtomicU64 {
+        self.region.atomic_u64(self.cell(pos))
+    }
+
+    fn slot(&self, pos: u64) -> *mut u8 {
+        self.region.ptr(self.cell(pos) + 64)
+    }
+
+    /// Copies a 64-byte message in, waiting while the ring is full.
+    ///
+    /// # Panics
+    ///
+    /// If `msg` is not 64 bytes long.
+    pub fn send(&self, msg: &[u8]) {
+        assert_eq!(msg.len(), RING_MESSAGE);
+        let mut relax = Relax::default();
+        let mut pos = self.enqueue_pos().load(Ordering::Relaxed);
+        loop {
+            let seq = self.sequence(pos).load(Ordering::Acquire);
+            match (seq as i64).wrapping_sub(pos as i64) {
+                0 => match self.enqueue_pos().compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => pos = now,
+                },
+                d if d < 0 => {
+                    // Full: the cell still holds the message of the previous lap.
+                    relax.relax();
+                    pos = self.enqueue_pos().load(Ordering::Relaxed);
+                }
+                _ => pos = self.enqueue_pos().load(Ordering::Relaxed),
+            }
+        }
+        // SAFETY: the compare-exchange gave this producer the cell at `pos` alone, and its
+        // sequence (acquired) says the consumer of the previous lap is done with it; nobody
+        // reads it before the sequence below is published. In bounds; `msg` is 64 bytes.
+        unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), self.slot(pos), RING_MESSAGE) };
+        self.sequence(pos).store(pos + 1, Ordering::Release);
+    }
+
+    /// Copies the next message out into `out`, waiting while the ring is empty.
+    pub fn recv(&self, out: &mut [u8; RING_MESSAGE]) {
+        let mut relax = Relax::default();
+        let mut pos = self.dequeue_pos().load(Ordering::Relaxed);
+        loop {
+            let seq = self.sequence(pos).load(Ordering::Acquire);
+            match (seq as i64).wrapping_sub(pos as i64 + 1) {
+                0 => match self.dequeue_pos().compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => pos = now,
+                },
+                d if d < 0 => {
+                    // Empty: the cell's message is not published yet.
+                    relax.relax();
+                    pos = self.dequeue_pos().load(Ordering::Relaxed);
+                }
+                _ => pos = self.dequeue_pos().load(Ordering::Relaxed),
+            }
+        }
+        // SAFETY: the compare-exchange gave this consumer the cell at `pos` alone, and its
+        // sequence (acquired) says its message is published; no producer writes it before the
+        // sequence below frees it for the next lap. In bounds; `out` is 64 bytes.
+        unsafe { std::ptr::copy_nonoverlapping(self.slot(pos), out.as_mut_ptr(), RING_MESSAGE) };
+        self.sequence(pos)
+            .store(pos + self.slots, Ordering::Release);
+    }
+}
+
+/// A kernel POSIX message queue used raw (`mq_open`, blocking `mq_send` and `mq_receive`):
+/// the baseline of the POSIX rows. Its name is removed as soon as it is created, so nothing
+/// is left behind; forked processes share the open descriptor.
+#[derive(Debug)]
+pub struct RawMq {
+    mqd: libc::mqd_t,
+}
+
+// SAFETY: a message queue descriptor is a plain fd; mq_send and mq_receive may be called on it
+// from any thread.
+unsafe impl Sync for RawMq {}
+// SAFETY: as above.
+unsafe impl Send for RawMq {}
+
+impl RawMq {
+    /// Creates an anonymous-in-effect queue of `capacity` messages of up to `message_size`
+    /// bytes: created with `O_CREAT | O_EXCL` and mode 0600 under a unique name
+    /// (`/multiproc-bench-<pid>-<n>`), which is unlinked at once.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `mq_open` (for instance `EINVAL` above `/proc/sys/fs/mqueue/msg_max`)
+    /// or `mq_unlink`.
+    pub fn new(capacity: usize, message_size: usize) -> std::io::Result<RawMq> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "/multiproc-bench-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let name = std::ffi::CString::new(name).expect("no NUL");
+        // SAFETY: a zeroed mq_attr is valid; the fields used are set below.
+        let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+        attr.mq_maxmsg = capacity as libc::c_long;
+        attr.mq_msgsize = message_size as libc::c_long;
+        // SAFETY: `name` is a NUL-terminated string and `attr` a valid mq_attr, both alive for
+        // the call; with O_CREAT, mq_open reads a mode_t and an attribute pointer.
+        let mqd = unsafe {
+            libc::mq_open(
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600 as libc::mode_t,
+                &attr as *const libc::mq_attr,
+            )
+        };
+        if mqd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mq = RawMq { mqd };
+        // SAFETY: `name` is a NUL-terminated string alive for the call.
+        if unsafe { libc::mq_unlink(name.as_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(mq)
+    }
+
+    /// Sends `msg` with priority 0, blocking while the queue is full.
+    ///
+    /// # Panics
+    ///
+    /// If `mq_send` fails (other than being interrupted).
+    pub fn send(&self, msg: &[u8]) {
+        loop {
+            // SAFETY: `msg` is valid for reads of its length for the call.
+            let rc = unsafe { libc::mq_send(self.mqd, msg.as_ptr().cast(), msg.len(), 0) };
+            if rc == 0 {
+                return;
+            }
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "mq_send: {e}");
+        }
+    }
+
+    /// Receives the next message into `buf` (at least the queue's message size), blocking
+    /// while the queue is empty; returns its length.
+    ///
+    /// # Panics
+    ///
+    /// If `mq_receive` fails (other than being interrupted).
+    pub fn receive(&self, buf: &mut [u8]) -> usize {
+        loop {
+            // SAFETY: `buf` is valid for writes of its length for the call; a null priority
+            // pointer is allowed.
+            let n = unsafe {
+                libc::mq_receive(
+                    self.mqd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if n >= 0 {
+                return n as usize;
+            }
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "mq_receive: {e}");
+        }
+    }
+}
+
+impl Drop for RawMq {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns, once.
+        unsafe { libc::mq_close(self.mqd) };
+    }
 }
