@@ -13,6 +13,8 @@
 //!   bounded row here (4096 messages of 64 bytes). The item is a `Vec<u8>` of 64 bytes, what a
 //!   user moving 64 bytes would put (Python's `bytes`; serde implements no `[u8; 64]`); it is
 //!   encoded with postcard on `put` and decoded into a new `Vec` by `get`.
+//! - `multiproc_queue_bytes`: the same queue with the bytes put and taken as they are
+//!   (`put_bytes`, `get_bytes_into` into a buffer kept between messages): no codec.
 //! - `multiproc_posix_mq`: `multiproc_mqueue::PosixMq` (`send` from a buffer, `receive` into a
 //!   new `Vec`), a queue of `msg_max` messages (`/proc/sys/fs/mqueue/msg_max`, 10 by default:
 //!   the most an unprivileged process may ask for) of 64 bytes.
@@ -157,6 +159,24 @@ impl Tx for Queue<Vec<u8>> {
 impl Rx for Queue<Vec<u8>> {
     fn recv<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&self.get().unwrap())
+    }
+}
+
+/// The same queue, bytes without the codec (`put_bytes`, `get_bytes_into` into a buffer kept
+/// between messages).
+#[derive(Clone)]
+struct QueueBytes(Queue<Vec<u8>>, Vec<u8>);
+
+impl Tx for QueueBytes {
+    fn send(&mut self, m: &[u8]) {
+        self.0.put_bytes(m).unwrap();
+    }
+}
+
+impl Rx for QueueBytes {
+    fn recv<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.0.get_bytes_into(&mut self.1).unwrap();
+        f(&self.1)
     }
 }
 
@@ -492,6 +512,16 @@ fn spread(c: &mut Criterion, group: &str, n: usize) {
     spread_row(&mut g, "multiproc_queue", n, || q.clone(), || q.clone());
     drop(q);
 
+    let q = QueueBytes(queue(), Vec::new());
+    spread_row(
+        &mut g,
+        "multiproc_queue_bytes",
+        n,
+        || q.clone(),
+        || q.clone(),
+    );
+    drop(q);
+
     let mq = posix_mq();
     spread_row(&mut g, "multiproc_posix_mq", n, || &mq, || &mq);
     drop(mq);
@@ -601,6 +631,19 @@ fn w5(c: &mut Criterion) {
     round_trip_row(
         &mut g,
         "multiproc_queue",
+        requests.clone(),
+        responses.clone(),
+        || (requests.clone(), responses.clone()),
+    );
+    drop((requests, responses));
+
+    let (requests, responses) = (
+        QueueBytes(queue(), Vec::new()),
+        QueueBytes(queue(), Vec::new()),
+    );
+    round_trip_row(
+        &mut g,
+        "multiproc_queue_bytes",
         requests.clone(),
         responses.clone(),
         || (requests.clone(), responses.clone()),
