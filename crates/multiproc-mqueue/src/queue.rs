@@ -249,8 +249,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// # Errors
     ///
-    /// [`PutError::Closed`], [`PutError::TooLarge`], [`PutError::Encode`],
-    /// [`PutError::Broken`]; the item comes back in each.
+    /// [`PutError::Closed`], [`PutError::Disconnected`] (every consumer has exited),
+    /// [`PutError::TooLarge`], [`PutError::Encode`], [`PutError::Broken`]; the item comes back
+    /// in each.
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.put_with(item, Wait::Until(None))
     }
@@ -297,8 +298,10 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     ///
     /// # Errors
     ///
-    /// [`GetError::Closed`] once the queue is closed and drained; [`GetError::Decode`] for an
-    /// item that is not a `T` (it is consumed); [`GetError::TooLarge`], [`GetError::Broken`].
+    /// [`GetError::Closed`] once the queue is closed and drained; [`GetError::Disconnected`]
+    /// once it is empty and every producer and the creator have exited; [`GetError::Decode`]
+    /// for an item that is not a `T` (it is consumed); [`GetError::TooLarge`],
+    /// [`GetError::Broken`].
     pub fn get(&self) -> Result<T, GetError> {
         self.get_with(Wait::Until(None))
     }
