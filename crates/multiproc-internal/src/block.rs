@@ -131,13 +131,22 @@ impl Header {
 
 /// Reads a process's start time (field 22 of `/proc/<pid>/stat`).
 pub fn process_start_time(pid: i32) -> Option<u64> {
+    process_stat(pid).map(|(_, start)| start)
+}
+
+/// Reads a process's state letter (`R`, `S`, `Z`, …: field 3) and start time (field 22) from
+/// `/proc/<pid>/stat`; `None` once it is gone.
+pub fn process_stat(pid: i32) -> Option<(u8, u64)> {
     // Bytes, not a String: the command name may be any bytes, not UTF-8.
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    // After ')': field 3 (state) is the first; starttime is field 22, i.e. index 19 here.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    let state = *fields.next()?.as_bytes().first()?;
+    // After the state (field 3), starttime is field 22: 18 fields further.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
 }
 
 /// The inode of this process's pid namespace, if `/proc` tells.

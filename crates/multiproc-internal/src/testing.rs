@@ -368,9 +368,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 /// `/proc/<id>/stat`; `None` once it is gone. `S` is "sleeping in the kernel", a futex or a
 /// socket here.
 pub fn process_state(id: i32) -> Option<char> {
-    let stat = std::fs::read(format!("/proc/{id}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    stat.get(close + 2).map(|&b| b as char)
+    crate::block::process_stat(id).map(|(state, _)| char::from(state))
 }
 
 /// Waits until process or thread `id` sleeps in the kernel.
