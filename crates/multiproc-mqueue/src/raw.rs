@@ -72,6 +72,9 @@ const UNFINISHED: usize = 384;
 const JOIN_SEQ: usize = 392;
 /// Where the ring starts: the block's first page holds the header and the control words.
 const RING: usize = 4096 - HEADER_LEN;
+// Checked when compiling: the control words end before the ring, which starts on a page.
+const _: () = assert!(READER_SKIPPING + 4 <= crate::roles::EVER);
+const _: () = assert!((HEADER_LEN + RING).is_multiple_of(4096));
 
 /// The default ring capacity: 16 MiB, allocated as it is first used.
 pub const DEFAULT_CAPACITY: usize = 16 << 20;
@@ -532,15 +535,15 @@ impl RawQueue {
         ready()
     }
 
-    /// Takes a side's lock, repairing what a dead holder left. `Ok(false)`: not taken now
-    /// (`try_only`, or the deadline), and `busy()` says the holder waits for the other side.
+    /// Takes a side's lock: how (`OwnerDied`: the caller repairs what the dead holder left),
+    /// or `None` when not taken now (a `Try` whose holder waits for the other side, as `busy()`
+    /// says, or is stuck; or the deadline).
     fn lock_side(
         &self,
         lock: &RobustMutex,
         wait: Wait,
         busy: impl Fn() -> bool,
-        repair: impl FnOnce(),
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<Acquired>> {
         // A non-waiting call waits for a lock held only for a copy, but not without end (a
         // holder stopped or stuck).
         let mut brief_until = None;
@@ -549,7 +552,7 @@ impl RawQueue {
                 Wait::Try => match lock.try_lock() {
                     Err(LockFail::WouldBlock) => {
                         if busy() {
-                            return Ok(false);
+                            return Ok(None);
                         }
                         // Held for a copy: worth a brief wait.
                         lock.lock(Deadline::after(BRIEF))
@@ -562,19 +565,15 @@ impl RawQueue {
                 }
             };
             match got {
-                Ok(Acquired::Clean) => return Ok(true),
-                Ok(Acquired::OwnerDied) => {
-                    repair();
-                    return Ok(true);
-                }
+                Ok(how) => return Ok(Some(how)),
                 Err(LockFail::TimedOut) if matches!(wait, Wait::Try) => {
                     // (The clock is read only here: not on the uncontended path.)
                     let now = Instant::now();
                     if now >= *brief_until.get_or_insert(now + BRIEF_TOTAL - BRIEF) {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
-                Err(LockFail::TimedOut) => return Ok(false),
+                Err(LockFail::TimedOut) => return Ok(None),
                 Err(e) => return Err(lock_broken(e)),
             }
         }
@@ -608,16 +607,15 @@ impl RawQueue {
                 return Err(PutFail::Closed);
             }
             let streaming = || self.word(WRITER_STREAMING).load(Ordering::Acquire) != 0;
-            let mut died = false;
-            let taken = self
-                .lock_side(wlock, wait, streaming, || died = true)
-                .map_err(PutFail::Broken)?;
-            if !taken {
+            let Some(how) = self
+                .lock_side(wlock, wait, streaming)
+                .map_err(PutFail::Broken)?
+            else {
                 return Err(PutFail::Full(Limit::Bytes(cap)));
-            }
+            };
             // Holding the producers' lock from here: every exit unlocks.
             let mut w = self.writer_state();
-            if died {
+            if how == Acquired::OwnerDied {
                 self.repair_writer(&mut w.ring);
             }
             // The consumers' position as of the decision that there is no room (before the
@@ -757,17 +755,16 @@ impl RawQueue {
         loop {
             // Take the lock and look: an item waiting is the common case.
             let taking = || self.word(READER_STREAMING).load(Ordering::Acquire) != 0;
-            let mut died = false;
-            let taken = self
-                .lock_side(rlock, wait, taking, || died = true)
-                .map_err(GetFail::Broken)?;
-            if !taken {
+            let Some(how) = self
+                .lock_side(rlock, wait, taking)
+                .map_err(GetFail::Broken)?
+            else {
                 return Err(GetFail::Empty);
-            }
+            };
             // Holding the consumers' lock from here: every exit unlocks.
             let mut r = self.reader_state();
             let skipping = self.word(READER_SKIPPING);
-            if died {
+            if how == Acquired::OwnerDied {
                 // The one before died: what it left of a message is dropped, by whichever
                 // consumer comes next (the mark is shared).
                 skipping.store(1, Ordering::Release);
@@ -896,7 +893,7 @@ impl RawQueue {
             self.notify_room();
             let has = || self.has_data();
             if !self.wait_for(spin, DATA_SEQ, CONSUMER_SLEEPS, None, DEATH_CHECK, has) {
-                self.check_producer();
+                self.producers_quiet();
             }
         };
         if marked {
@@ -906,11 +903,15 @@ impl RawQueue {
     }
 
     /// Whether no producer is inside a put (the producers' lock is free), repairing after a
-    /// dead one. For a consumer that found the queue closed and empty.
+    /// dead one: for a consumer that found the queue closed and empty, and for one waiting
+    /// for the rest of an item (a producer that died holding the lock has its item ended,
+    /// and the consumer then drops the parts).
     fn producers_quiet(&self) -> bool {
         let wlock = self.lock_at(WLOCK);
         match wlock.try_lock() {
             Ok(Acquired::OwnerDied) => {
+                // Not this process's writer state: its mutex may be held by a thread waiting
+                // for the lock this thread now holds.
                 let mut w = RingWriter::new(self.ring.clone());
                 self.repair_writer(&mut w);
                 wlock.unlock();
@@ -921,25 +922,6 @@ impl RawQueue {
                 true
             }
             Err(_) => false,
-        }
-    }
-
-    /// For a consumer waiting for the rest of a message: if its producer died holding the
-    /// producers' lock, end the message now (the consumer then drops its parts).
-    fn check_producer(&self) {
-        let wlock = self.lock_at(WLOCK);
-        match wlock.try_lock() {
-            Ok(Acquired::OwnerDied) => {
-                // Not this process's writer state: its mutex may be held by a thread waiting
-                // for the lock this thread now holds.
-                let mut w = RingWriter::new(self.ring.clone());
-                self.repair_writer(&mut w);
-                wlock.unlock();
-            }
-            Ok(Acquired::Clean) => {
-                wlock.unlock();
-            }
-            Err(_) => {}
         }
     }
 }
@@ -1023,12 +1005,6 @@ mod tests {
             name: None,
             kind: Kind::Plain,
         }
-    }
-
-    #[test]
-    fn the_control_words_fit_before_the_ring() {
-        const { assert!(READER_STREAMING + 4 <= RING) };
-        const { assert!((HEADER_LEN + RING).is_multiple_of(4096)) };
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! Slots (32 bytes each): pid (`u32`), roles (`u32`), start time (`u64`), pid namespace
 //! (`u64`).
 
-use multiproc_internal::block::{own_pid_namespace, process_start_time, SharedBlock, HEADER_LEN};
+use multiproc_internal::block::{
+    own_pid_namespace, process_start_time, process_stat, SharedBlock, HEADER_LEN,
+};
 use multiproc_internal::identity;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
@@ -25,12 +27,13 @@ pub(crate) const CONSUMER: u32 = 2;
 pub(crate) const CREATOR: u32 = 4;
 
 /// Payload offsets: the roles ever entered, the "someone could not be entered" flag, the table.
-const EVER: usize = 336;
+pub(crate) const EVER: usize = 336;
 const UNTRACKED: usize = 340;
 const TABLE: usize = 448;
 const SLOT: usize = 32;
 /// Slots in the table (it ends where the ring starts).
 pub(crate) const SLOTS: usize = 112;
+const _: () = assert!(TABLE + SLOTS * SLOT <= 4096 - HEADER_LEN);
 /// A slot being written: counts as alive.
 const BUSY: u32 = u32::MAX;
 
@@ -75,23 +78,10 @@ fn gone(block: &SharedBlock, i: usize, pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return true;
     };
-    match proc_stat(pid) {
+    match process_stat(pid) {
         None => true,
         Some((state, t)) => matches!(state, b'Z' | b'X' | b'x') || t != start,
     }
-}
-
-/// A process's state letter and start time, from `/proc/<pid>/stat`; `None` once it is gone.
-fn proc_stat(pid: i32) -> Option<(u8, u64)> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: parse after the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
-    let mut fields = rest.split_whitespace();
-    let state = *fields.next()?.as_bytes().first()?;
-    // The state is field 3; the start time field 22.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
 }
 
 impl Entry {
