@@ -670,6 +670,34 @@ impl MpmcRing {
         self.region.ptr(self.cell(pos) + 64)
     }
 
+    /// Claims the next cell for a producer (`lag` 0, from `enqueue_pos`) or a consumer (`lag`
+    /// 1, from `dequeue_pos`): waits while the cell's sequence is behind (full for a producer:
+    /// it still holds the previous lap's message; empty for a consumer: not published yet),
+    /// then takes the position with a compare-exchange.
+    fn claim(&self, next: &AtomicU64, lag: i64) -> u64 {
+        let mut relax = Relax::default();
+        let mut pos = next.load(Ordering::Relaxed);
+        loop {
+            let seq = self.sequence(pos).load(Ordering::Acquire);
+            match (seq as i64).wrapping_sub(pos as i64 + lag) {
+                0 => match next.compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return pos,
+                    Err(now) => pos = now,
+                },
+                d if d < 0 => {
+                    relax.relax();
+                    pos = next.load(Ordering::Relaxed);
+                }
+                _ => pos = next.load(Ordering::Relaxed),
+            }
+        }
+    }
+
     /// Copies a 64-byte message in, waiting while the ring is full.
     ///
     /// # Panics
@@ -677,28 +705,7 @@ impl MpmcRing {
     /// If `msg` is not 64 bytes long.
     pub fn send(&self, msg: &[u8]) {
         assert_eq!(msg.len(), RING_MESSAGE);
-        let mut relax = Relax::default();
-        let mut pos = self.enqueue_pos().load(Ordering::Relaxed);
-        loop {
-            let seq = self.sequence(pos).load(Ordering::Acquire);
-            match (seq as i64).wrapping_sub(pos as i64) {
-                0 => match self.enqueue_pos().compare_exchange_weak(
-                    pos,
-                    pos + 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => pos = now,
-                },
-                d if d < 0 => {
-                    // Full: the cell still holds the message of the previous lap.
-                    relax.relax();
-                    pos = self.enqueue_pos().load(Ordering::Relaxed);
-                }
-                _ => pos = self.enqueue_pos().load(Ordering::Relaxed),
-            }
-        }
+        let pos = self.claim(self.enqueue_pos(), 0);
         // SAFETY: the compare-exchange gave this producer the cell at `pos` alone, and its
         // sequence (acquired) says the consumer of the previous lap is done with it; nobody
         // reads it before the sequence below is published. In bounds; `msg` is 64 bytes.
@@ -708,28 +715,7 @@ impl MpmcRing {
 
     /// Copies the next message out into `out`, waiting while the ring is empty.
     pub fn recv(&self, out: &mut [u8; RING_MESSAGE]) {
-        let mut relax = Relax::default();
-        let mut pos = self.dequeue_pos().load(Ordering::Relaxed);
-        loop {
-            let seq = self.sequence(pos).load(Ordering::Acquire);
-            match (seq as i64).wrapping_sub(pos as i64 + 1) {
-                0 => match self.dequeue_pos().compare_exchange_weak(
-                    pos,
-                    pos + 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => pos = now,
-                },
-                d if d < 0 => {
-                    // Empty: the cell's message is not published yet.
-                    relax.relax();
-                    pos = self.dequeue_pos().load(Ordering::Relaxed);
-                }
-                _ => pos = self.dequeue_pos().load(Ordering::Relaxed),
-            }
-        }
+        let pos = self.claim(self.dequeue_pos(), 1);
         // SAFETY: the compare-exchange gave this consumer the cell at `pos` alone, and its
         // sequence (acquired) says its message is published; no producer writes it before the
         // sequence below frees it for the next lap. In bounds; `out` is 64 bytes.
