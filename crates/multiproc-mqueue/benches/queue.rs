@@ -110,6 +110,13 @@ fn uncontended(c: &mut Criterion) {
             q.get().unwrap()
         })
     });
+    let mut buf = Vec::new();
+    g.bench_function("put_bytes_get_bytes_into_64B", |b| {
+        b.iter(|| {
+            q.put_bytes(&msg).unwrap();
+            q.get_bytes_into(&mut buf).unwrap()
+        })
+    });
     let q = Queue::<u64>::new(0).unwrap();
     g.bench_function("put_get_u64", |b| {
         b.iter(|| {
