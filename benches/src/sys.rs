@@ -831,3 +831,23 @@ impl Drop for RawMq {
         unsafe { libc::mq_close(self.mqd) };
     }
 }
+
+/// W8's floor: `fork`, the child `_exit(0)`s at once, the parent `waitpid`s for it.
+///
+/// # Panics
+///
+/// If `fork` fails or the child does not exit with 0.
+pub fn fork_waitpid_empty() {
+    // SAFETY: the child calls only `_exit`, which is async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child by pid; `status` is a valid out-pointer.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(rc, pid, "waitpid: {}", std::io::Error::last_os_error());
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+}

@@ -21,9 +21,15 @@ type ChildHook = fn();
 const CHILD_HOOKS: &[ChildHook] = &[crate::robust::after_fork_in_child];
 
 extern "C" fn after_fork_child() {
-    // Async-signal-safe: atomic stores and thread-local writes only.
+    // Async-signal-safe: atomic loads and stores and thread-local accesses only. (The stores
+    // are plain resets; the cached PID is always set here, a cached TID only in threads that
+    // asked for it, and writing a page after a fork costs a copy.)
     PID.store(0, Ordering::Relaxed);
-    let _ = TID.try_with(|t| t.set(0));
+    let _ = TID.try_with(|t| {
+        if t.get() != 0 {
+            t.set(0);
+        }
+    });
     for hook in CHILD_HOOKS {
         hook();
     }

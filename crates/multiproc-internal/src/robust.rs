@@ -296,15 +296,28 @@ fn thread_list() -> Option<&'static ThreadList> {
 /// Called by the fork handler in the child: the kernel gave the child no robust list, the
 /// other threads do not exist there, and the child holds none of the parent's locks.
 pub(crate) fn after_fork_in_child() {
-    // Async-signal-safe: plain stores only. The parent's lists leak in the child (small).
-    let _ = LIST.try_with(|l| l.set(std::ptr::null()));
-    let _ = OWNER.try_with(|o| o.0.set(std::ptr::null()));
-    REGISTRY.locked.store(false, Ordering::Relaxed);
-    // SAFETY: the child has one thread, and the lock flag was just reset: exclusive access.
-    // The old vector is leaked, not dropped: another thread may have been reallocating it at
-    // the fork, so its buffer pointer cannot be trusted; writing an empty one calls no
-    // allocator.
-    unsafe { std::ptr::write(REGISTRY.lists.get(), Vec::new()) };
+    // Async-signal-safe: plain loads and stores only. The parent's lists leak in the child
+    // (small). Nothing is written that is already clear: every page written after a fork is
+    // copied, and a thread that never took a lock must not initialise `OWNER` here (that
+    // registers a thread-local destructor, in every child).
+    let _ = LIST.try_with(|l| {
+        if !l.get().is_null() {
+            l.set(std::ptr::null());
+            let _ = OWNER.try_with(|o| o.0.set(std::ptr::null()));
+        }
+    });
+    if REGISTRY.locked.load(Ordering::Relaxed) {
+        REGISTRY.locked.store(false, Ordering::Relaxed);
+    }
+    // SAFETY: the child has one thread, so nothing else touches the vector now. Only its length
+    // is read (never its buffer pointer, which another thread may have been reallocating at
+    // the fork). A non-empty one is leaked, not dropped, and replaced by an empty one, which
+    // calls no allocator.
+    unsafe {
+        if !(*REGISTRY.lists.get()).is_empty() {
+            std::ptr::write(REGISTRY.lists.get(), Vec::new());
+        }
+    }
 }
 
 /// Whether any thread of this process holds a robust lock located in `[start, start + len)`.

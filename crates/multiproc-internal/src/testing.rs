@@ -511,6 +511,18 @@ pub fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
     rc > 0
 }
 
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphans among its
+/// descendants are adopted by it instead of init, so it can wait for them by pid. Only for a
+/// sandbox child (`fork_child`), never the shared test process.
+///
+/// # Errors
+///
+/// The OS error of `prctl`.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes a flag; the other arguments are unused.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
 /// Guards a test that could hang in this process (a receive on a peer that never answers):
 /// if it is still alive after `limit`, the whole test process aborts with the test's name,
 /// which fails the run instead of hanging it. Dropping the guard disarms it.

@@ -4,8 +4,10 @@
 //! cargo run --release --example tour
 //! ```
 //!
-//! Children are forked with the workspace's test-support helper until the process crate
-//! arrives (it ends each child with `_exit` and reports panics).
+//! The processes and queue sections start children with multiproc's own `Process` and
+//! `spawn`. The others fork children whose closures borrow the objects they share, which
+//! `Process` (whose target is `'static`) does not take: they use the workspace's
+//! test-support fork helper (it ends each child with `_exit` and reports panics).
 
 use multiproc::prelude::*;
 use multiproc_internal::testing::fork_child;
@@ -304,44 +306,49 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
     Ok(())
 }
 
-/// The seed's producer/consumer: 2 producers, 2 consumers, a sentinel per consumer.
+/// The seed's producer/consumer: 2 producers, 2 consumers, a sentinel per consumer. The
+/// consumers are spawned closures that return their sums.
 fn queue_producer_consumer() -> Result {
     use multiproc::Queue;
     const EACH: u64 = 200_000;
     let q: Queue<Option<u64>> = Queue::new(0)?;
-    let sums: Queue<u64> = Queue::new(0)?;
     let start = Instant::now();
-    let consumers: Vec<_> = (0..2)
+    let consumers = (0..2)
         .map(|_| {
-            fork_child(|| {
+            let q = q.clone();
+            spawn(move || {
                 let mut sum = 0;
                 while let Some(v) = q.get().expect("get") {
                     sum += v;
                 }
-                sums.put(sum).expect("put");
+                sum
             })
         })
-        .collect();
-    let producers: Vec<_> = (0..2)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut producers = (0..2)
         .map(|p| {
-            fork_child(|| {
+            let q = q.clone();
+            Process::new(move || {
                 for i in 0..EACH {
                     q.put(Some(p * EACH + i)).expect("put");
                 }
             })
         })
-        .collect();
-    for p in producers {
-        p.assert_success();
+        .collect::<Vec<_>>();
+    for p in &mut producers {
+        p.start()?;
+    }
+    for p in &mut producers {
+        assert!(p.join()?.success());
     }
     for _ in 0..2 {
         q.put(None)?; // one sentinel per consumer
     }
-    let total = sums.get()? + sums.get()?;
-    let took = start.elapsed();
+    let mut total = 0;
     for c in consumers {
-        c.assert_success();
+        total += c.join()?;
     }
+    let took = start.elapsed();
     println!(
         "Queue             2 producers -> 2 consumers, {} items (sum {total}) in {took:.2?} ({}, with process start)",
         2 * EACH,
@@ -350,8 +357,42 @@ fn queue_producer_consumer() -> Result {
     Ok(())
 }
 
+/// Processes: Python's lifecycle, a value and a panic back from `spawn`, a terminated child.
+fn processes() -> Result {
+    const STARTS: u32 = 200;
+    let start = Instant::now();
+    for _ in 0..STARTS {
+        let mut p = Process::new(|| {});
+        p.start()?;
+        assert_eq!(p.join()?.exitcode(), 0);
+    }
+    let per_start = start.elapsed() / STARTS;
+    let h = spawn(|| (1..=20u64).product::<u64>())?;
+    let factorial = h.join()?;
+    let panicked = spawn(|| -> u64 { panic!("a child's panic comes back as an error") })?;
+    let message = match panicked.join() {
+        Err(JoinError::Panicked(m)) => m,
+        other => format!("{other:?}"),
+    };
+    let (_keep, mut theirs) = std::os::unix::net::UnixStream::pair()?;
+    let mut sleeper = Process::new(move || {
+        use std::io::Read;
+        let _ = theirs.read(&mut [0u8; 1]); // until terminated
+    });
+    sleeper.start()?;
+    sleeper.terminate()?;
+    let status = sleeper.join()?;
+    println!(
+        "Process           start + join (fork) {per_start:.2?} each; spawn returned 20! = {factorial}; \
+         a panic came back as \"{message}\"; terminate: {status} (exitcode {})",
+        status.exitcode()
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
+    processes()?;
     value()?;
     atomic()?;
     array()?;

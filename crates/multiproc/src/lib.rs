@@ -19,6 +19,18 @@
 //!
 //! | Python | multiproc | notes |
 //! |---|---|---|
+//! | `Process(target=f, name=n, daemon=d)` | [`Process::new(f)`](Process::new), [`process::Builder::new().name(n).daemon(d).process(f)`](process::Builder) | started by `fork`: the closure runs in a copy of this process |
+//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) | `start` twice or `join` before `start` is a typed error |
+//! | `p.pid`, `p.name`, `p.daemon`, `p.is_alive()` | [`pid()`](Process::pid), [`name()`](Process::name), [`is_daemon()`](Process::is_daemon), [`is_alive()`](Process::is_alive) | |
+//! | `p.exitcode` | [`exit_status()`](Process::exit_status), [`exitcode()`](Process::exitcode) | an enum (exited with N, or killed by signal N), and Python's `-N` view |
+//! | `p.terminate()`, `p.kill()`, `p.sentinel` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`sentinel`](Process::sentinel) | through a pidfd: never a recycled pid |
+//! | subclass `Process`, override `run` | [`process::Run`] and [`Process::from_run`] | |
+//! | (a return value: `Pool.apply`) | [`spawn(f)`](spawn) → [`JoinHandle::join`](process::JoinHandle::join) | `std::thread::spawn` with processes: the value, or the panic's message as an error |
+//! | daemon children at exit; killed parent | [`process::Builder::daemon`] | SIGTERM at normal exit; SIGKILL when the parent dies in any way, even from a thread that ended |
+//! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`process::current_process`], [`process::parent_process`], [`process::active_children`], [`process::cpu_count`] | `cpu_count` follows the affinity mask |
+//! | `os.fork()`, `os.wait()`, `os.waitpid(pid, WNOHANG)` | [`process::os::fork`] (`unsafe`), [`process::os::wait`], [`process::os::waitpid`] | |
+//! | double fork (no zombie) | [`process::os::double_fork`] | |
+//! | `os.getpid()`, `os.getppid()`, `sys.exit(n)`, `os._exit(n)` | [`process::os::getpid`], [`process::os::getppid`], [`process::os::exit`], [`process::os::_exit`] | `exit` in a child unwinds to its start (destructors run) |
 //! | `Value('Q', 0)` | [`Value::new(0u64)`](Value::new) | robust lock: a dead holder is reported, never a hang |
 //! | `v.value` / `v.value = x` | [`v.get()?`](Value::get) / [`v.set(x)?`](Value::set) | each takes the lock once |
 //! | `with v.get_lock(): v.value += 1` | [`v.with_lock(\|x\| *x += 1)?`](Value::with_lock), or a guard from [`v.lock()`](Value::lock) | locking twice in one thread is an error, not a deadlock |
@@ -83,6 +95,9 @@
 //! * [`sync`] (feature `sync`, default): `Lock`, `RLock`, `Condition`, `Event`, `Barrier`.
 //! * [`pipe`] (feature `pipe`, default): `pipe`, `pipe_simplex`, `Connection`, `wait`.
 //! * [`mqueue`] (feature `mqueue`, default): `Queue`, `JoinableQueue`, `SimpleQueue`, `PosixMq`.
+//! * [`process`] (feature `process`, default): `Process`, `spawn`, `JoinHandle`,
+//!   `current_process`, `active_children`, `cpu_count`, and `os` (`fork`, `wait`, `waitpid`, a
+//!   double fork).
 //!
 //! Linux only.
 
@@ -144,6 +159,16 @@ pub use multiproc_mqueue as mqueue;
 #[doc(inline)]
 pub use multiproc_mqueue::{JoinableQueue, Queue, SimpleQueue};
 
+/// Processes: `Process`, `spawn`, `JoinHandle`, `current_process`, `active_children`, `os`
+/// (crate `multiproc-process`).
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use multiproc_process as process;
+
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use multiproc_process::{spawn, Process};
+
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "mqueue")]
@@ -152,6 +177,12 @@ pub mod prelude {
     #[cfg(feature = "pipe")]
     #[doc(no_inline)]
     pub use multiproc_pipe::{Connection, Receiver, RecvError, SendError, Sender};
+    #[cfg(feature = "process")]
+    #[doc(no_inline)]
+    pub use multiproc_process::{
+        active_children, cpu_count, current_process, parent_process, spawn, ExitStatus, JoinError,
+        JoinHandle, Process, ProcessError, Run,
+    };
     #[cfg(feature = "semaphore")]
     #[doc(no_inline)]
     pub use multiproc_semaphore::{BoundedSemaphore, Semaphore};

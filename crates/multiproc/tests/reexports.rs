@@ -188,3 +188,26 @@ fn the_reexported_listener_authenticates_a_client_in_another_process() {
     assert_eq!(conn.recv::<String>().unwrap(), "hello");
     child.assert_success();
 }
+
+#[test]
+fn the_reexported_process_and_spawn_run_children() {
+    let queue = multiproc::Queue::<u32>::new(0).unwrap();
+    let q = queue.clone();
+    let mut p = Process::new(move || {
+        q.put(multiproc::process::os::getpid().as_raw() as u32)
+            .unwrap()
+    });
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    assert_eq!(queue.get().unwrap(), pid.as_raw() as u32);
+    assert!(p.join().unwrap().success());
+    let h: JoinHandle<String> = spawn(|| current_process().name().to_owned()).unwrap();
+    let name = h.name().to_owned();
+    assert_eq!(h.join().unwrap(), name);
+    assert!(matches!(
+        spawn(|| -> u8 { panic!("boom") }).unwrap().join(),
+        Err(JoinError::Panicked(m)) if m == "boom"
+    ));
+    assert!(cpu_count() >= 1);
+    assert!(active_children().iter().all(|c| c.pid != pid));
+}

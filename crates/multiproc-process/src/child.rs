@@ -1,0 +1,108 @@
+//! What runs in a new child: watching the parent (daemons), the body under `catch_unwind`,
+//! the child's own children at the end, and `_exit`.
+
+use crate::registry::{self, ChildSetup};
+use crate::sys;
+use multiproc_signal::{Pid, Signal};
+use std::any::Any;
+use std::cell::Cell;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::panic::{self, AssertUnwindSafe};
+
+thread_local! {
+    /// Set on the thread that runs a child's body, while it runs.
+    static IN_CHILD_BODY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The unwinding payload of [`crate::os::exit`] inside a child's body.
+pub(crate) struct ExitRequest(pub(crate) i32);
+
+/// Whether the calling thread is running a child's body (so `exit` can unwind to it).
+pub(crate) fn in_child_body() -> bool {
+    IN_CHILD_BODY.with(Cell::get)
+}
+
+/// How a body ended.
+pub(crate) enum Outcome<T> {
+    Returned(T),
+    Panicked(String),
+    Exit(i32),
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any> (a panic payload that is not a string)".to_owned()
+    }
+}
+
+/// Runs `f`, turning a panic or an [`ExitRequest`] into an [`Outcome`].
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Outcome<T> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Outcome::Returned(v),
+        Err(payload) => match payload.downcast::<ExitRequest>() {
+            Ok(req) => Outcome::Exit(req.0),
+            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        },
+    }
+}
+
+fn die() -> ! {
+    let _ = multiproc_signal::kill(Pid::this(), Signal::Kill);
+    sys::exit_now(137)
+}
+
+/// A daemonic child dies with its parent, also when the parent is SIGKILLed.
+///
+/// Forked from the parent's main thread, `PR_SET_PDEATHSIG` does it (it fires when the
+/// forking thread exits, which for the main thread means the process). Forked from another
+/// thread, which may exit long before the process, a watcher thread waits on the parent's
+/// pidfd instead. Either way a parent that died before the watch was set is noticed at once.
+fn watch_parent(setup: &ChildSetup) {
+    if !setup.parent_main_thread {
+        if let Some(fd) = setup
+            .parent_pidfd
+            .as_ref()
+            .and_then(|fd| fd.try_clone().ok())
+        {
+            let watcher = std::thread::Builder::new()
+                .name("multiproc-parent-watch".into())
+                .spawn(move || {
+                    if let Ok(true) = sys::poll_readable(fd.as_fd(), None) {
+                        die();
+                    }
+                });
+            if watcher.is_ok() {
+                return;
+            }
+        }
+    }
+    if sys::set_parent_death_signal(libc::SIGKILL).is_err()
+        || sys::getppid() != setup.parent_pid.as_raw()
+    {
+        die();
+    }
+}
+
+/// Runs a child's `body` and ends the process with the exit code it returns: 1 if it
+/// panicked, `n` if it called [`crate::os::exit`]`(n)`. Before `_exit`, the child's own
+/// children are finished (daemonic ones terminated, the others joined) and stdout flushed.
+pub(crate) fn bootstrap(setup: ChildSetup, daemon: bool, body: impl FnOnce() -> i32) -> ! {
+    if daemon {
+        watch_parent(&setup);
+    }
+    drop(setup);
+    IN_CHILD_BODY.with(|c| c.set(true));
+    let code = match catch(body) {
+        Outcome::Returned(code) | Outcome::Exit(code) => code,
+        Outcome::Panicked(_) => 1,
+    };
+    IN_CHILD_BODY.with(|c| c.set(false));
+    let _ = panic::catch_unwind(registry::finish_children);
+    let _ = std::io::stdout().flush();
+    sys::exit_now(code)
+}

@@ -1,0 +1,68 @@
+//! Processes as easy as threads (Python's `multiprocessing.Process`, for Rust).
+//!
+//! - [`Process`]: configured ([`Builder`]: name, daemon), started, joined — with
+//!   `join_timeout`, `is_alive`, `terminate`/`kill` through a pidfd, its [`ExitStatus`]
+//!   (Python's `exitcode` view too) and a pollable [`sentinel`](Process::sentinel).
+//! - [`spawn`]: run a closure in a child process and get its return value back from
+//!   [`JoinHandle::join`], or its panic as an error.
+//! - [`Run`]: custom process types (Python's "subclass `Process`, override `run`").
+//! - [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
+//! - [`os`]: `fork`, `wait`, `waitpid`, a double fork, `getpid`/`getppid`, `exit`/`_exit`.
+//!
+//! Children are started by `fork`: the closure runs in a copy of the parent, so it can use
+//! everything it captured. Every shared object of the multiproc crates (queues, locks,
+//! values, connections) created before `start` works in the child.
+//!
+//! # No hangs, no zombies, no stray signals
+//!
+//! - Every child is waited for through its pidfd: `join_timeout` holds its timeout, and a
+//!   signal never reaches a process that later got the child's pid.
+//! - A child whose handle is dropped is reaped later (by the next start, by
+//!   [`active_children`], or at exit); it never stays a zombie.
+//! - At normal exit, a process sends SIGTERM to its daemonic children (SIGKILL after a
+//!   second) and waits for the others, as Python does. A daemonic child also dies when its
+//!   parent is killed (even by SIGKILL), including when it was started from a thread that
+//!   ended before the parent did.
+//! - The child's body runs under `catch_unwind` and ends with `_exit`: a panic becomes exit
+//!   code 1 (and [`JoinError::Panicked`] with its message), never a second copy of the
+//!   parent's program going on.
+//!
+//! ```
+//! use multiproc_process::{spawn, Process};
+//!
+//! let mut p = Process::new(|| println!("in the child"));
+//! p.start()?;
+//! assert_eq!(p.join()?.exitcode(), 0);
+//!
+//! let h = spawn(|| std::process::id())?;
+//! let child_pid = h.pid();
+//! assert_eq!(h.join()? as i32, child_pid.as_raw());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Linux only (pidfds need Linux 5.3).
+
+#![cfg(target_os = "linux")]
+
+mod child;
+mod current;
+mod error;
+pub mod os;
+mod process;
+mod registry;
+mod spawn;
+mod status;
+mod sys;
+
+pub use crate::{
+    current::{
+        active_children, cpu_count, current_process, parent_process, ChildInfo, CurrentProcess,
+        ParentProcess,
+    },
+    error::{JoinError, ProcessError},
+    process::{Builder, Process, Run},
+    spawn::{spawn, JoinHandle},
+    status::ExitStatus,
+};
+#[doc(no_inline)]
+pub use multiproc_signal::{Pid, Signal};

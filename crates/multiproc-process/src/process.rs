@@ -1,0 +1,331 @@
+//! `Process`: Python's `multiprocessing.Process`, started by `fork`.
+
+use crate::child;
+use crate::registry::{self, Becomes, ChildState};
+use crate::spawn::JoinHandle;
+use crate::{ExitStatus, ProcessError};
+use multiproc_signal::{Pid, Signal};
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A custom process type: Python's "subclass `Process` and override `run`".
+///
+/// ```
+/// use multiproc_process::{Process, Run};
+///
+/// struct Counter { upto: u32 }
+///
+/// impl Run for Counter {
+///     fn run(self) {
+///         let total: u32 = (1..=self.upto).sum();
+///         assert_eq!(total, 55);
+///     }
+/// }
+///
+/// let mut p = Process::from_run(Counter { upto: 10 });
+/// p.start()?;
+/// assert!(p.join()?.success());
+/// # Ok::<(), multiproc_process::ProcessError>(())
+/// ```
+pub trait Run {
+    /// The body of the process, run in the child.
+    fn run(self);
+}
+
+type Target = Box<dyn FnOnce() + Send + 'static>;
+
+/// Options for a new process: its name and whether it is daemonic (`std::thread::Builder`,
+/// for processes).
+///
+/// ```
+/// use multiproc_process::Builder;
+///
+/// let mut p = Builder::new().name("worker").daemon(true).process(|| {
+///     assert_eq!(multiproc_process::current_process().name(), "worker");
+/// });
+/// p.start()?;
+/// assert!(p.join()?.success());
+/// # Ok::<(), multiproc_process::ProcessError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    name: Option<String>,
+    daemon: bool,
+}
+
+impl Builder {
+    /// Default options: named `Process-N`, not daemonic.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the process (seen in [`current_process`](crate::current_process) inside it and in
+    /// [`active_children`](crate::active_children)). The default is Python's: `Process-N`,
+    /// numbered per creating process, `Process-1:2` for the second child of `Process-1`.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A daemonic process is killed when its parent ends: SIGTERM when the parent exits
+    /// normally (then SIGKILL after a second), SIGKILL when the parent dies any other way,
+    /// also by SIGKILL. A process that is not daemonic outlives its parent's death, and a
+    /// parent that exits normally waits for it first (Python's behaviour).
+    pub fn daemon(mut self, daemon: bool) -> Builder {
+        self.daemon = daemon;
+        self
+    }
+
+    fn identity(self) -> (String, Vec<u32>, bool) {
+        let lineage = registry::next_identity();
+        let name = self
+            .name
+            .unwrap_or_else(|| registry::default_name(&lineage));
+        (name, lineage, self.daemon)
+    }
+
+    /// A process that will run `target` when started.
+    pub fn process(self, target: impl FnOnce() + Send + 'static) -> Process {
+        let (name, lineage, daemon) = self.identity();
+        Process {
+            target: Some(Box::new(target)),
+            name,
+            lineage,
+            daemon,
+            child: None,
+        }
+    }
+
+    /// A process that will run `r.run()` when started.
+    pub fn run<R: Run + Send + 'static>(self, r: R) -> Process {
+        self.process(move || r.run())
+    }
+
+    /// Starts `f` in a child process now; [`JoinHandle::join`] gives back its value, or its
+    /// panic as an error (`std::thread::spawn`, for processes).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Io`] if the child could not be created (`fork` or `memfd_create`
+    /// refused).
+    pub fn spawn<F, T>(self, f: F) -> Result<JoinHandle<T>, ProcessError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Serialize + DeserializeOwned,
+    {
+        let (name, lineage, daemon) = self.identity();
+        crate::spawn::start(name, &lineage, daemon, f)
+    }
+}
+
+/// A process: configured, then started, then joined — Python's `Process`, with the same
+/// lifecycle and the same view of it before `start` (not alive, no pid, no exit code).
+///
+/// Started by `fork`: the target closure runs in a copy of this process and may use anything
+/// it captured or borrowed from it. Forking a multi-threaded program copies only the calling
+/// thread: the child must not rely on locks another thread held at that moment (the crate
+/// holds its own and std's stdout/stderr across the fork, so printing is safe).
+///
+/// The child ends with exit code 0 when the target returns, 1 when it panics, and `n` when it
+/// calls [`os::exit(n)`](crate::os::exit); before exiting it terminates its own daemonic
+/// children and joins the others, and flushes stdout.
+///
+/// Dropping a `Process` never blocks: a child still running is reaped later (by the next
+/// `start`, by [`active_children`](crate::active_children), or at exit).
+///
+/// ```
+/// use multiproc_process::Process;
+///
+/// let mut p = Process::new(|| println!("hello from the child"));
+/// assert!(!p.is_alive() && p.pid().is_none());
+/// p.start()?;
+/// assert!(p.pid().is_some());
+/// let status = p.join()?;
+/// assert_eq!(status.exitcode(), 0);
+/// assert!(!p.is_alive());
+/// # Ok::<(), multiproc_process::ProcessError>(())
+/// ```
+pub struct Process {
+    target: Option<Target>,
+    name: String,
+    lineage: Vec<u32>,
+    daemon: bool,
+    child: Option<Arc<ChildState>>,
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .field("daemon", &self.daemon)
+            .field("pid", &self.pid())
+            .field("exit_status", &self.exit_status())
+            .finish()
+    }
+}
+
+impl Process {
+    /// A process that will run `target`, with default options ([`Builder`] sets others).
+    pub fn new(target: impl FnOnce() + Send + 'static) -> Process {
+        Builder::new().process(target)
+    }
+
+    /// A process that will run `r.run()` ([`Run`]: a custom process type).
+    pub fn from_run<R: Run + Send + 'static>(r: R) -> Process {
+        Builder::new().run(r)
+    }
+
+    /// Starts the child (`fork`).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::AlreadyStarted`] the second time; [`ProcessError::Io`] if `fork`
+    /// failed (the process can be started again later).
+    pub fn start(&mut self) -> Result<(), ProcessError> {
+        if self.child.is_some() {
+            return Err(ProcessError::AlreadyStarted);
+        }
+        let daemon = self.daemon;
+        let becomes = Becomes {
+            name: self.name.clone(),
+            lineage: self.lineage.clone(),
+            daemon,
+        };
+        let target = &mut self.target;
+        let state = registry::fork(becomes, |setup| {
+            let target = target.take();
+            child::bootstrap(setup, daemon, move || {
+                if let Some(target) = target {
+                    target();
+                }
+                0
+            })
+        })?;
+        self.target = None;
+        self.child = Some(state);
+        Ok(())
+    }
+
+    fn started(&self) -> Result<&ChildState, ProcessError> {
+        self.child.as_deref().ok_or(ProcessError::NotStarted)
+    }
+
+    /// Its pid, once started.
+    pub fn pid(&self) -> Option<Pid> {
+        self.child.as_ref().map(|c| c.pid)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames it (in this process's view: the child keeps the name it started with).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+        if let Some(c) = &self.child {
+            *c.name.lock().unwrap_or_else(|p| p.into_inner()) = self.name.clone();
+        }
+    }
+
+    /// Whether it is daemonic ([`Builder::daemon`]).
+    pub fn is_daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// Whether it has been started and has not ended. Reaps it if it has ended.
+    pub fn is_alive(&self) -> bool {
+        self.child.as_ref().is_some_and(|c| c.is_alive())
+    }
+
+    /// How it ended, once it has ended and been reaped (by [`join`](Self::join),
+    /// [`is_alive`](Self::is_alive), [`active_children`](crate::active_children), …).
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.child
+            .as_ref()
+            .and_then(|c| c.known_exit())
+            .and_then(Result::ok)
+    }
+
+    /// Python's `exitcode`: `None` while it runs, its exit code, or `-N` if signal `N`
+    /// killed it.
+    pub fn exitcode(&self) -> Option<i32> {
+        self.exit_status().map(ExitStatus::exitcode)
+    }
+
+    /// Waits for it to end.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::NotStarted`]; [`ProcessError::Reaped`] if something outside this
+    /// crate reaped it (SIGCHLD ignored, `waitpid(-1)`).
+    pub fn join(&mut self) -> Result<ExitStatus, ProcessError> {
+        match self.started()?.wait(None)? {
+            Some(status) => Ok(status),
+            None => Err(ProcessError::Io(std::io::Error::other(
+                "waiting without a timeout returned early",
+            ))),
+        }
+    }
+
+    /// Waits up to `timeout` for it to end: `Ok(None)` if it is still running. Returns no
+    /// earlier than `timeout` unless the process ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
+        self.started()?.wait(Some(timeout))
+    }
+
+    /// Sends SIGTERM (Python's `terminate`). Nothing happens if it has already ended and
+    /// been reaped; the signal always goes through the pidfd, never to a recycled pid.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::NotStarted`]; [`ProcessError::Io`] if the kernel refuses.
+    pub fn terminate(&self) -> Result<(), ProcessError> {
+        self.started()?.signal(Signal::Term)
+    }
+
+    /// Sends SIGKILL (Python's `kill`), as [`terminate`](Self::terminate) does SIGTERM.
+    ///
+    /// # Errors
+    ///
+    /// As [`terminate`](Self::terminate).
+    pub fn kill(&self) -> Result<(), ProcessError> {
+        self.started()?.signal(Signal::Kill)
+    }
+
+    /// Sends any signal, as [`terminate`](Self::terminate) does SIGTERM.
+    ///
+    /// # Errors
+    ///
+    /// As [`terminate`](Self::terminate).
+    pub fn signal(&self, sig: Signal) -> Result<(), ProcessError> {
+        self.started()?.signal(sig)
+    }
+
+    /// Python's `sentinel`: a pidfd that becomes readable when the process ends, to wait
+    /// on in `poll`/`epoll` beside other fds.
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::NotStarted`].
+    pub fn sentinel(&self) -> Result<BorrowedFd<'_>, ProcessError> {
+        Ok(self.started()?.sentinel())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(c) = &self.child {
+            // Reaps it if it has ended; otherwise it stays registered and is reaped later.
+            let _ = c.is_alive();
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! This process's view of itself and of its children.
+//!
+//! One lock guards it, and every fork of this crate happens while holding that lock (and the
+//! locks of stdout and stderr): the child inherits a registry nobody else is changing, turns
+//! it into its own (no children, itself one level deeper, the parent's pidfd kept) and only
+//! then releases the lock.
+
+use crate::status::ExitStatus;
+use crate::sys;
+use crate::ProcessError;
+use multiproc_internal::identity;
+use multiproc_signal::{Pid, Signal};
+use std::convert::Infallible;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+/// How long the exit hook lets daemonic children end after SIGTERM before SIGKILL.
+const DAEMON_GRACE: Duration = Duration::from_secs(1);
+
+/// One child, shared by its handle and the registry until it is reaped.
+#[derive(Debug)]
+pub(crate) struct ChildState {
+    pub(crate) pid: Pid,
+    /// The child's pidfd; or, if it was gone (reaped by the kernel because SIGCHLD is
+    /// ignored) before one could be opened, an eventfd that is readable already.
+    fd: OwnedFd,
+    is_pidfd: bool,
+    pub(crate) name: Mutex<String>,
+    pub(crate) daemon: bool,
+    /// Set once it has been reaped: its status, or `None` if reaped elsewhere.
+    exit: Mutex<Option<Option<ExitStatus>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ChildState {
+    pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.is_pidfd.then(|| self.fd.as_fd())
+    }
+
+    /// An fd that is readable once the child has ended.
+    pub(crate) fn sentinel(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Its exit status if it has been reaped already.
+    pub(crate) fn known_exit(&self) -> Option<Result<ExitStatus, ProcessError>> {
+        lock(&self.exit).map(|e| e.ok_or(ProcessError::Reaped))
+    }
+
+    /// Reaps it if it has ended (never blocks). `Ok(None)`: still running.
+    pub(crate) fn try_reap(&self) -> Result<Option<ExitStatus>, ProcessError> {
+        let mut exit = lock(&self.exit);
+        if let Some(e) = *exit {
+            return e.map(Some).ok_or(ProcessError::Reaped);
+        }
+        let Some(fd) = self.pidfd() else {
+            *exit = Some(None);
+            return Err(ProcessError::Reaped);
+        };
+        match sys::waitid_pidfd(fd, true) {
+            Ok(None) => Ok(None),
+            Ok(Some(raw)) => {
+                let status = ExitStatus::from_raw(raw);
+                *exit = Some(Some(status));
+                Ok(Some(status))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                *exit = Some(None);
+                Err(ProcessError::Reaped)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: no limit) for it to end, and reaps it.
+    pub(crate) fn wait(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<ExitStatus>, ProcessError> {
+        if let Some(known) = self.known_exit() {
+            return known.map(Some);
+        }
+        let deadline = timeout.and_then(multiproc_internal::clock::Deadline::after);
+        loop {
+            // Readable once it has ended: then `try_reap` finds it (or learns that someone
+            // else reaped it). Without a pidfd, `try_reap` says so at once.
+            if let Some(fd) = self.pidfd() {
+                let left = match (timeout, deadline) {
+                    (Some(_), Some(d)) => Some(d.remaining()),
+                    // No limit, or one too large to represent.
+                    _ => None,
+                };
+                if !sys::poll_readable(fd, left)? {
+                    return Ok(None);
+                }
+            }
+            if let Some(status) = self.try_reap()? {
+                forget(self.pid);
+                return Ok(Some(status));
+            }
+            if deadline.is_some_and(|d| d.has_passed()) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Whether it is still running (reaping it if it ended).
+    pub(crate) fn is_alive(&self) -> bool {
+        match self.try_reap() {
+            Ok(None) => true,
+            Ok(Some(_)) => {
+                forget(self.pid);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Sends `sig` through the pidfd; nothing if it has already been reaped (the pid may
+    /// belong to another process by now).
+    pub(crate) fn signal(&self, sig: Signal) -> Result<(), ProcessError> {
+        let exit = lock(&self.exit);
+        if exit.is_some() {
+            return Ok(());
+        }
+        let Some(fd) = self.pidfd() else {
+            return Ok(());
+        };
+        // Holding `exit` keeps anyone from reaping it meanwhile: the pidfd still names a
+        // running process or a zombie.
+        let raw = sig
+            .checked_raw()
+            .map_err(|e| ProcessError::Io(io::Error::other(e)))?;
+        match sys::pidfd_send_signal(fd, raw) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// What a child knows of its parent.
+#[derive(Debug)]
+pub(crate) struct ParentInfo {
+    pub(crate) pid: Pid,
+    pub(crate) name: String,
+    /// The parent's pidfd, inherited: readable once the parent has exited.
+    pub(crate) pidfd: Option<Arc<OwnedFd>>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    /// The pid this registry describes; 0 before first use. A registry whose owner is not
+    /// the current process was inherited through a fork this crate did not make.
+    owner: i32,
+    children: Vec<Arc<ChildState>>,
+    /// Python's `_identity`: empty in the main process, `[1]` in `Process-1`, `[1, 2]` in
+    /// `Process-1:2`.
+    identity: Vec<u32>,
+    /// How many processes this process has created (names the next one).
+    counter: u32,
+    /// This process's name; `None` for the main process (`"MainProcess"`).
+    name: Option<String>,
+    daemon: bool,
+    parent: Option<Arc<ParentInfo>>,
+    /// A pidfd naming this process, handed to each child as its parent's.
+    self_pidfd: Option<Arc<OwnedFd>>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    owner: 0,
+    children: Vec::new(),
+    identity: Vec::new(),
+    counter: 0,
+    name: None,
+    daemon: false,
+    parent: None,
+    self_pidfd: None,
+});
+
+static EXIT_HOOK: Once = Once::new();
+
+fn registry() -> MutexGuard<'static, Registry> {
+    let mut reg = lock(&REGISTRY);
+    let me = identity::pid();
+    if reg.owner != me {
+        if reg.owner != 0 {
+            // Inherited through a fork made elsewhere: the children and the pidfd are the
+            // parent's. Our pid's parent is unknown to us.
+            reg.children.clear();
+            reg.self_pidfd = None;
+            reg.parent = None;
+        }
+        reg.owner = me;
+    }
+    reg
+}
+
+/// Removes a reaped child from the registry.
+fn forget(pid: Pid) {
+    registry().children.retain(|c| c.pid != pid);
+}
+
+/// Reaps every child that has ended (Python's `_cleanup`).
+pub(crate) fn reap_finished() {
+    let mut reg = registry();
+    reg.children.retain(|c| matches!(c.try_reap(), Ok(None)));
+}
+
+/// A snapshot of the children still running, after reaping the finished ones.
+pub(crate) fn active_children() -> Vec<Arc<ChildState>> {
+    let mut reg = registry();
+    reg.children.retain(|c| matches!(c.try_reap(), Ok(None)));
+    reg.children.clone()
+}
+
+/// The identity of the next process this process creates (Python's `_identity`): this
+/// process's own, plus a counter.
+pub(crate) fn next_identity() -> Vec<u32> {
+    let mut reg = registry();
+    reg.counter += 1;
+    let mut id = reg.identity.clone();
+    id.push(reg.counter);
+    id
+}
+
+/// The default name of a process with this identity: `Process-2`, or `Process-1:2` inside
+/// `Process-1`.
+pub(crate) fn default_name(identity: &[u32]) -> String {
+    let parts: Vec<String> = identity.iter().map(u32::to_string).collect();
+    format!("Process-{}", parts.join(":"))
+}
+
+pub(crate) fn current_name() -> String {
+    registry()
+        .name
+        .clone()
+        .unwrap_or_else(|| "MainProcess".to_owned())
+}
+
+pub(crate) fn set_current_name(name: String) {
+    registry().name = Some(name);
+}
+
+pub(crate) fn current_is_daemon() -> bool {
+    registry().daemon
+}
+
+pub(crate) fn parent() -> Option<Arc<ParentInfo>> {
+    registry().parent.clone()
+}
+
+/// What the child of [`fork`] needs to set itself up, returned before anything runs.
+pub(crate) struct ChildSetup {
+    pub(crate) parent_pid: Pid,
+    /// Whether the parent forked from its main thread (so `PR_SET_PDEATHSIG` follows the
+    /// whole parent process).
+    pub(crate) parent_main_thread: bool,
+    pub(crate) parent_pidfd: Option<Arc<OwnedFd>>,
+}
+
+/// Who the child of a fork becomes. Owned, and moved into the child's registry: every
+/// allocation is made before the fork, because each page written after it is copied (a fault
+/// of several microseconds), in the child and in the parent alike.
+pub(crate) struct Becomes {
+    pub(crate) name: String,
+    pub(crate) lineage: Vec<u32>,
+    pub(crate) daemon: bool,
+}
+
+/// What is held across a fork: the registry, stdout and stderr. The child inherits them
+/// locked by its own (only) thread and releases them in [`ForkLocks::become_child`]; so it
+/// finds a registry nobody was changing, streams it can use, and nothing the parent buffered
+/// is written twice.
+pub(crate) struct ForkLocks {
+    reg: MutexGuard<'static, Registry>,
+    out: io::StdoutLock<'static>,
+    err: io::StderrLock<'static>,
+    /// The child's view of this process, built before the fork.
+    parent: Arc<ParentInfo>,
+    setup: ChildSetup,
+}
+
+/// Takes the locks to hold across a fork (and makes sure this process has a pidfd to hand
+/// its children).
+pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
+    let mut reg = registry();
+    if reg.self_pidfd.is_none() {
+        reg.self_pidfd = Some(Arc::new(sys::pidfd_open(identity::pid())?));
+    }
+    let pid = Pid::from_raw(identity::pid());
+    let parent = Arc::new(ParentInfo {
+        pid,
+        name: reg.name.clone().unwrap_or_else(|| "MainProcess".to_owned()),
+        pidfd: reg.self_pidfd.clone(),
+    });
+    let setup = ChildSetup {
+        parent_pid: pid,
+        parent_main_thread: identity::tid() == identity::pid(),
+        parent_pidfd: reg.self_pidfd.clone(),
+    };
+    let mut out = io::stdout().lock();
+    let _ = out.flush();
+    Ok(ForkLocks {
+        reg,
+        out,
+        err: io::stderr().lock(),
+        parent,
+        setup,
+    })
+}
+
+impl ForkLocks {
+    /// In the child: makes the registry the child's (no children; this process's pidfd kept
+    /// as the parent's; with `becomes`, a new name and identity) and releases the locks.
+    /// Allocates nothing and frees nothing.
+    pub(crate) fn become_child(self, becomes: Option<Becomes>) -> ChildSetup {
+        let ForkLocks {
+            mut reg,
+            out,
+            err,
+            parent,
+            setup,
+        } = self;
+        drop(err);
+        drop(out);
+        reg.owner = identity::pid();
+        if !reg.children.is_empty() {
+            // The parent's children: their states (and pidfds) stay allocated, unfreed.
+            std::mem::forget(std::mem::take(&mut reg.children));
+        }
+        if let Some(b) = becomes {
+            std::mem::forget(std::mem::replace(&mut reg.identity, b.lineage));
+            reg.counter = 0;
+            std::mem::forget(reg.name.replace(b.name));
+            reg.daemon = b.daemon;
+        }
+        // The pidfd naming the parent now lives in `parent`; the child opens its own.
+        std::mem::forget(reg.self_pidfd.take());
+        std::mem::forget(reg.parent.replace(parent));
+        setup
+    }
+}
+
+/// Forks a child that becomes `becomes` and runs `body`, which must end the process
+/// ([`crate::child::bootstrap`]); in the parent, registers the child and returns it.
+pub(crate) fn fork(
+    becomes: Becomes,
+    body: impl FnOnce(ChildSetup) -> Infallible,
+) -> Result<Arc<ChildState>, ProcessError> {
+    EXIT_HOOK.call_once(|| {
+        // Without the hook, children are neither joined nor terminated at exit: say so
+        // rather than fail the start.
+        if let Err(e) = sys::at_exit(exit_hook) {
+            let _ = writeln!(
+                io::stderr(),
+                "multiproc: {e}: children are not joined at exit"
+            );
+        }
+    });
+    reap_finished();
+    let name = becomes.name.clone();
+    let daemon = becomes.daemon;
+    let locks = lock_for_fork()?;
+    let pid = sys::fork_diverging(move || body(locks.become_child(Some(becomes))))?;
+    let (fd, is_pidfd) = match sys::pidfd_open(pid) {
+        Ok(fd) => (fd, true),
+        // Already exited and reaped: SIGCHLD is ignored here.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => (sys::ready_eventfd()?, false),
+        Err(e) => return Err(e.into()),
+    };
+    let state = Arc::new(ChildState {
+        pid: Pid::from_raw(pid),
+        fd,
+        is_pidfd,
+        name: Mutex::new(name),
+        daemon,
+        exit: Mutex::new(None),
+    });
+    registry().children.push(Arc::clone(&state));
+    Ok(state)
+}
+
+/// What a process does with its children when it exits normally (Python's
+/// `_exit_function`): daemonic ones get SIGTERM, then SIGKILL after a grace period;
+/// the others are waited for.
+pub(crate) fn finish_children() {
+    let children = {
+        let mut reg = registry();
+        reg.children.retain(|c| matches!(c.try_reap(), Ok(None)));
+        reg.children.clone()
+    };
+    for c in children.iter().filter(|c| c.daemon) {
+        let _ = c.signal(Signal::Term);
+    }
+    for c in children.iter().filter(|c| c.daemon) {
+        if !matches!(c.wait(Some(DAEMON_GRACE)), Ok(Some(_)) | Err(_)) {
+            let _ = c.signal(Signal::Kill);
+            let _ = c.wait(None);
+        }
+    }
+    for c in children.iter().filter(|c| !c.daemon) {
+        let _ = c.wait(None);
+    }
+}
+
+extern "C" fn exit_hook() {
+    // Never unwind across the C boundary.
+    let _ = std::panic::catch_unwind(finish_children);
+}

@@ -1,0 +1,251 @@
+//! `spawn(closure) -> JoinHandle<T>`: `std::thread::spawn`, with processes.
+//!
+//! The child leaves its outcome in a memfd created before the fork: a 16-byte header (magic,
+//! kind, length) written last, after the payload, so a child killed while writing leaves no
+//! header and reads as "ended without a value". Everything in the file is checked before use.
+
+use crate::child::{self, Outcome};
+use crate::registry::{self, Becomes, ChildState};
+use crate::{ExitStatus, JoinError, ProcessError};
+use multiproc_signal::{Pid, Signal};
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt;
+use std::fs::File;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+const MAGIC: u32 = 0x4d50_5256; // "MPRV"
+const HEADER: usize = 16;
+const KIND_VALUE: u32 = 0;
+const KIND_PANIC: u32 = 1;
+const KIND_ENCODE: u32 = 2;
+
+/// Starts `f` in a child process (`fork`) and returns a handle to join it: its return value
+/// comes back through [`JoinHandle::join`], a panic comes back as
+/// [`JoinError::Panicked`] with its message. [`Builder::spawn`](crate::Builder::spawn) names
+/// it or makes it daemonic.
+///
+/// The value travels encoded with postcard, so `T` must be serializable; types that hold a
+/// handle (a `Queue`, a `Connection`, …) cannot come back this way (send them over a pipe).
+///
+/// ```
+/// let h = multiproc_process::spawn(|| (1..=10u64).product::<u64>())?;
+/// assert_eq!(h.join()?, 3_628_800);
+///
+/// let h = multiproc_process::spawn(|| -> u8 { panic!("no luck") })?;
+/// assert!(matches!(h.join(), Err(multiproc_process::JoinError::Panicked(m)) if m == "no luck"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ProcessError::Io`] if the child could not be created.
+pub fn spawn<F, T>(f: F) -> Result<JoinHandle<T>, ProcessError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Serialize + DeserializeOwned,
+{
+    crate::Builder::new().spawn(f)
+}
+
+pub(crate) fn start<F, T>(
+    name: String,
+    lineage: &[u32],
+    daemon: bool,
+    f: F,
+) -> Result<JoinHandle<T>, ProcessError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Serialize + DeserializeOwned,
+{
+    let file = File::from(crate::sys::memfd(c"multiproc-result")?);
+    let becomes = Becomes {
+        name: name.clone(),
+        lineage: lineage.to_vec(),
+        daemon,
+    };
+    let state = registry::fork(becomes, |setup| {
+        child::bootstrap(setup, daemon, || {
+            let (kind, payload, code) = match child::catch(f) {
+                Outcome::Returned(v) => match postcard::to_allocvec(&v) {
+                    Ok(bytes) => (KIND_VALUE, bytes, 0),
+                    Err(e) => (KIND_ENCODE, e.to_string().into_bytes(), 1),
+                },
+                Outcome::Panicked(msg) => (KIND_PANIC, msg.into_bytes(), 1),
+                Outcome::Exit(code) => return code,
+            };
+            if write_outcome(&file, kind, &payload).is_err() {
+                return 1;
+            }
+            code
+        })
+    })?;
+    Ok(JoinHandle {
+        state,
+        name,
+        file: Some(file),
+        _value: PhantomData,
+    })
+}
+
+fn write_outcome(file: &File, kind: u32, payload: &[u8]) -> std::io::Result<()> {
+    file.write_all_at(payload, HEADER as u64)?;
+    let mut header = [0u8; HEADER];
+    header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    header[4..8].copy_from_slice(&kind.to_le_bytes());
+    header[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    file.write_all_at(&header, 0)
+}
+
+/// Reads what the child left: `None` if it left nothing complete.
+fn read_outcome(file: &File) -> std::io::Result<Option<(u32, Vec<u8>)>> {
+    let size = file.metadata()?.len();
+    if size < HEADER as u64 {
+        return Ok(None);
+    }
+    let mut header = [0u8; HEADER];
+    file.read_exact_at(&mut header, 0)?;
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[8..16]);
+    let len = u64::from_le_bytes(len);
+    // The length must describe exactly the bytes that are there (the file's size bounds
+    // the allocation).
+    if word(0) != MAGIC || Some(size) != len.checked_add(HEADER as u64) {
+        return Ok(None);
+    }
+    let Ok(len) = usize::try_from(len) else {
+        return Ok(None);
+    };
+    let mut payload = vec![0u8; len];
+    file.read_exact_at(&mut payload, HEADER as u64)?;
+    Ok(Some((word(4), payload)))
+}
+
+/// A child started by [`spawn`]: join it for its value.
+///
+/// Dropping the handle never blocks: a child still running is reaped later, like a dropped
+/// [`Process`](crate::Process).
+pub struct JoinHandle<T> {
+    state: Arc<ChildState>,
+    name: String,
+    /// The outcome file; `None` once the value was taken.
+    file: Option<File>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("pid", &self.state.pid)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned> JoinHandle<T> {
+    /// The child's pid.
+    pub fn pid(&self) -> Pid {
+        self.state.pid
+    }
+
+    /// The child's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it has finished (reaping it if so): `join` will not block.
+    pub fn is_finished(&self) -> bool {
+        !self.state.is_alive()
+    }
+
+    /// How it ended, once it has ended and been reaped.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.state.known_exit().and_then(Result::ok)
+    }
+
+    /// Waits for the child to end and returns its value.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::Panicked`] with the panic's message; [`JoinError::NoValue`] if it
+    /// exited or was killed without returning; [`JoinError::Encode`] /
+    /// [`JoinError::Decode`]; [`JoinError::Process`] if waiting failed.
+    pub fn join(mut self) -> Result<T, JoinError> {
+        self.state.wait(None)?;
+        self.take()
+    }
+
+    /// Waits up to `timeout`: `Ok(None)` if the child is still running (call again later).
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join); [`JoinError::AlreadyJoined`] once the value was taken.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<T>, JoinError> {
+        if self.file.is_none() {
+            return Err(JoinError::AlreadyJoined);
+        }
+        match self.state.wait(Some(timeout))? {
+            None => Ok(None),
+            Some(_) => self.take().map(Some),
+        }
+    }
+
+    fn take(&mut self) -> Result<T, JoinError> {
+        let file = self.file.take().ok_or(JoinError::AlreadyJoined)?;
+        let status = match self.state.known_exit() {
+            Some(r) => r?,
+            None => return Err(JoinError::Process(ProcessError::NotStarted)),
+        };
+        match read_outcome(&file)? {
+            Some((KIND_VALUE, bytes)) => {
+                postcard::from_bytes(&bytes).map_err(|e| JoinError::Decode(e.to_string()))
+            }
+            Some((KIND_PANIC, bytes)) => Err(JoinError::Panicked(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
+            Some((KIND_ENCODE, bytes)) => Err(JoinError::Encode(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
+            _ => Err(JoinError::NoValue(status)),
+        }
+    }
+
+    /// Sends SIGTERM through the pidfd (nothing if it has been reaped).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Io`] if the kernel refuses.
+    pub fn terminate(&self) -> Result<(), ProcessError> {
+        self.state.signal(Signal::Term)
+    }
+
+    /// Sends SIGKILL through the pidfd (nothing if it has been reaped).
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Io`] if the kernel refuses.
+    pub fn kill(&self) -> Result<(), ProcessError> {
+        self.state.signal(Signal::Kill)
+    }
+}
+
+impl<T> AsFd for JoinHandle<T> {
+    /// The child's pidfd: readable once it has ended, for `poll`/`epoll`. (A child that the
+    /// kernel reaped before its pidfd could be opened, because SIGCHLD is ignored, gets an
+    /// eventfd that is readable already.)
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.state.sentinel()
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let _ = self.state.is_alive();
+    }
+}

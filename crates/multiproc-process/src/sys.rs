@@ -1,0 +1,270 @@
+//! Every system call of this crate, and so every `unsafe` block.
+
+use multiproc_internal::clock::Deadline;
+use multiproc_internal::errno::{cvt, cvt_r};
+use std::convert::Infallible;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// How a process ended, as the kernel reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RawExit {
+    /// `_exit(code)`; the low 8 bits.
+    Exited(i32),
+    /// Killed by this signal number; `true` if it dumped core.
+    Signaled(i32, bool),
+}
+
+impl RawExit {
+    fn from_wait_status(status: libc::c_int) -> RawExit {
+        if libc::WIFSIGNALED(status) {
+            RawExit::Signaled(libc::WTERMSIG(status), libc::WCOREDUMP(status))
+        } else {
+            RawExit::Exited(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
+/// Forks; the child runs `child`, which cannot return (it ends the process), and the parent
+/// gets the child's pid (`child` is dropped there unrun).
+///
+/// The child of a multi-threaded process has only the calling thread: `child` must not rely
+/// on locks another thread held at the moment of the fork (the callers hold the crate's own
+/// and std's stdout/stderr across it). glibc's `fork` runs the `pthread_atfork` handlers,
+/// malloc's among them, so the child's allocator is usable.
+pub(crate) fn fork_diverging(child: impl FnOnce() -> Infallible) -> io::Result<libc::pid_t> {
+    // SAFETY: the child never returns from this function (`child` cannot return), so no
+    // code that assumes it is the parent runs in it.
+    match cvt(unsafe { libc::fork() })? {
+        // `child()` cannot return: the empty match only names its type.
+        #[allow(unreachable_code)]
+        0 => match child() {},
+        pid => Ok(pid),
+    }
+}
+
+/// Python's `os.fork()`: [`Fork::Child`](crate::os::Fork::Child) in the new child,
+/// [`Fork::Parent`](crate::os::Fork::Parent) with its pid in this process.
+///
+/// The child is not tracked as a [`Process`](crate::Process) is: wait for it with
+/// [`waitpid`](crate::os::waitpid). In the child, [`parent_process`](crate::parent_process)
+/// names this process.
+///
+/// Prefer [`Process`](crate::Process) or [`spawn`](crate::spawn): they run the child's body
+/// under `catch_unwind` and end it with `_exit`, which is what makes them safe.
+///
+/// # Safety
+///
+/// Both processes return from this call and go on running the same code:
+///
+/// - The child must never return into code that assumes it is still the parent — in a test,
+///   into the test harness (which would go on running the remaining tests in the child). End
+///   it with [`_exit`](crate::os::_exit).
+/// - The child of a multi-threaded process has only the calling thread. Until it ends, it
+///   must not touch anything another thread may have held locked at the moment of the fork
+///   (POSIX allows only async-signal-safe functions). This crate holds its own locks and
+///   std's stdout and stderr across the fork, and glibc resets malloc's.
+///
+/// # Errors
+///
+/// `EAGAIN` (out of processes), `ENOMEM`; or the pidfd of this process could not be opened.
+///
+/// # Examples
+///
+/// ```
+/// use multiproc_process::os::{self, Fork, WaitFlags};
+///
+/// // SAFETY: the child only calls `_exit`.
+/// match unsafe { os::fork() }? {
+///     Fork::Child => os::_exit(7),
+///     Fork::Parent(child) => {
+///         let (pid, status) = os::waitpid(child, WaitFlags::NONE)?.expect("a blocking wait");
+///         assert_eq!(pid, child);
+///         assert_eq!(status.code(), Some(7));
+///     }
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub unsafe fn fork() -> io::Result<crate::os::Fork> {
+    let locks = crate::registry::lock_for_fork().map_err(crate::ProcessError::into_io)?;
+    // SAFETY: forwarded to the caller (see above).
+    match cvt(unsafe { libc::fork() })? {
+        0 => {
+            locks.become_child(None);
+            Ok(crate::os::Fork::Child)
+        }
+        pid => Ok(crate::os::Fork::Parent(multiproc_signal::Pid::from_raw(
+            pid,
+        ))),
+    }
+}
+
+/// `_exit(code)`: ends the process now, without atexit handlers or destructors.
+///
+/// Made as the raw `exit_group` system call: `syscall` is bound already (the parent used it
+/// for `pidfd_open`), while a first call of glibc's `_exit` in each new child would go through
+/// the dynamic linker's lazy binding, which writes (and so copies) pages the child shares
+/// with its parent.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group has no preconditions and does not return.
+    unsafe { libc::syscall(libc::SYS_exit_group, code) };
+    // SAFETY: reached only if the system call somehow returned; _exit never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// `pidfd_open(pid, 0)`: a close-on-exec fd naming that process.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, 0)`.
+pub(crate) fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: `fd` is an open fd for the duration of the call; a null siginfo and flags 0
+    // are valid arguments.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    cvt(rc).map(drop)
+}
+
+/// `waitid(P_PIDFD, fd, WEXITED [| WNOHANG])`: reaps the child named by the pidfd.
+/// `Ok(None)` if `nohang` and it is still running.
+pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<RawExit>> {
+    let mut flags = libc::WEXITED;
+    if nohang {
+        flags |= libc::WNOHANG;
+    }
+    // SAFETY: an all-zero siginfo_t is a valid value to pass as the out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-pointer; P_PIDFD takes the fd as the id.
+    cvt_r(|| unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            fd.as_raw_fd() as libc::id_t,
+            &mut info,
+            flags,
+        )
+    })?;
+    // SAFETY: waitid filled in `info` (or left it zeroed with WNOHANG): si_pid and si_status
+    // are the fields it sets for child reports.
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match info.si_code {
+        libc::CLD_EXITED => RawExit::Exited(status),
+        libc::CLD_DUMPED => RawExit::Signaled(status, true),
+        _ => RawExit::Signaled(status, false),
+    }))
+}
+
+/// `waitpid(pid, flags)`: `Ok(None)` when `WNOHANG` was given and no child has ended.
+pub(crate) fn waitpid(
+    pid: libc::pid_t,
+    flags: libc::c_int,
+) -> io::Result<Option<(libc::pid_t, RawExit)>> {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    let got = cvt_r(|| unsafe { libc::waitpid(pid, &mut status, flags) })?;
+    if got == 0 {
+        return Ok(None);
+    }
+    Ok(Some((got, RawExit::from_wait_status(status))))
+}
+
+/// Waits until `fd` is readable or `timeout` passes (`None`: no limit). Retries after signals
+/// with the time that is left; never returns `false` before `timeout`.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    // A timeout too large to represent waits without a limit.
+    let deadline = timeout.and_then(Deadline::after);
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                // Round up so that a timeout never returns before it was due.
+                let r = d.remaining();
+                let ms = r.as_millis() + u128::from(r.subsec_nanos() % 1_000_000 != 0);
+                ms.min(i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc > 0 {
+            return Ok(true);
+        }
+        if rc == 0 {
+            if deadline.is_none_or(|d| d.has_passed()) {
+                return Ok(false);
+            }
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends `sig` to this process when the thread
+/// that forked it exits.
+pub(crate) fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number; the other arguments are unused.
+    cvt(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }).map(drop)
+}
+
+/// `getppid()`.
+pub(crate) fn getppid() -> libc::pid_t {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// `memfd_create(name, MFD_CLOEXEC)`.
+pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid NUL-terminated string.
+    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// An eventfd that is readable from the start (counter 1), close-on-exec.
+pub(crate) fn ready_eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes an initial value and flags; it returns a new fd or -1.
+    let fd = cvt(unsafe { libc::eventfd(1, libc::EFD_CLOEXEC) })?;
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Registers `f` to run at normal process exit (`exit()` or a return from `main`).
+pub(crate) fn at_exit(f: extern "C" fn()) -> io::Result<()> {
+    // SAFETY: `f` is a plain `extern "C" fn()` that lives for the whole program.
+    if unsafe { libc::atexit(f) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::other("atexit: no room for another handler"))
+    }
+}
+
+/// How many CPUs this process may run on (`sched_getaffinity`).
+pub(crate) fn affinity_cpu_count() -> io::Result<usize> {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid out-pointer of the size passed.
+    cvt(unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) })?;
+    // SAFETY: CPU_COUNT only reads the set.
+    Ok(unsafe { libc::CPU_COUNT(&set) } as usize)
+}

@@ -1,0 +1,57 @@
+//! 1,000 start/join cycles leave no zombie and no fd behind. (Alone in its test binary, so
+//! that no other test opens or closes fds meanwhile.)
+
+use multiproc_internal::testing::watchdog;
+use multiproc_process::{spawn, Process};
+use std::time::Duration;
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Pids of this process's children that still exist (zombies included), from every thread.
+fn children() -> Vec<String> {
+    let mut all = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        if let Ok(list) = std::fs::read_to_string(path) {
+            all.extend(list.split_whitespace().map(str::to_owned));
+        }
+    }
+    all
+}
+
+#[test]
+fn thousand_starts_leave_nothing_behind() {
+    let _w = watchdog(Duration::from_secs(120));
+    // The first start opens this process's own pidfd, kept for good: count after it.
+    let mut warm = Process::new(|| {});
+    warm.start().unwrap();
+    assert!(warm.join().unwrap().success());
+    drop(warm);
+    let fds = open_fds();
+
+    for i in 0..1000u32 {
+        if i % 2 == 0 {
+            let mut p = Process::new(move || assert!(i < 1000));
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        } else {
+            assert_eq!(spawn(move || i * 2).unwrap().join().unwrap(), i * 2);
+        }
+    }
+    // Dropped without joining: reaped on the next start or by `active_children`.
+    for _ in 0..10 {
+        Process::new(|| {}).start().unwrap();
+    }
+    multiproc_internal::testing::wait_until("the dropped children to be reaped", || {
+        multiproc_process::active_children().is_empty()
+    });
+
+    assert_eq!(
+        children(),
+        Vec::<String>::new(),
+        "zombies or stray children"
+    );
+    assert_eq!(open_fds(), fds, "fds leaked");
+}
