@@ -5,6 +5,8 @@
 //! - `multiproc_process_fork`: `Process::new(|| {})`, `start`, `join`;
 //! - `multiproc_spawn_unit`: `spawn(|| {})` and `join` (the value travels back through a
 //!   memfd);
+//! - `multiproc_process_spawn_method`: `Process` with `StartMethod::Spawn` running an empty
+//!   `fn` (fork + exec of this binary; the entry hook runs the child before `main`);
 //! - `raw_fork_waitpid`: `fork`, the child `_exit(0)`s, `waitpid` — the floor;
 //! - `command_bin_true`: `std::process::Command::new("/bin/true").status()` (fork + exec);
 //! - `procspawn`: `procspawn::spawn((), |()| ())` and `join` (re-executes this binary);
@@ -15,10 +17,12 @@ use criterion::{criterion_group, Criterion, Throughput};
 use multiproc_benches::python::{run_script, Invocation};
 use multiproc_benches::sys::fork_waitpid_empty;
 use multiproc_internal::testing::watchdog;
-use multiproc_process::{spawn, Process};
+use multiproc_process::{spawn, Builder, Process, StartMethod};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(600);
+
+fn empty((): ()) {}
 
 fn w8(c: &mut Criterion) {
     let _watchdog = watchdog(LIMIT);
@@ -34,6 +38,15 @@ fn w8(c: &mut Criterion) {
     });
     g.bench_function("multiproc_spawn_unit", |b| {
         b.iter(|| spawn(|| {}).unwrap().join().unwrap());
+    });
+    g.bench_function("multiproc_process_spawn_method", |b| {
+        b.iter(|| {
+            let mut p = Builder::new()
+                .start_method(StartMethod::Spawn)
+                .process_fn(empty, ());
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        });
     });
     g.bench_function("command_bin_true", |b| {
         b.iter(|| {

@@ -20,11 +20,23 @@ thread_local! {
 type ChildHook = fn();
 const CHILD_HOOKS: &[ChildHook] = &[crate::robust::after_fork_in_child];
 
-extern "C" fn after_fork_child() {
-    // Async-signal-safe: atomic loads and stores and thread-local accesses only. (The stores
-    // are plain resets; the cached PID is always set here, a cached TID only in threads that
-    // asked for it, and writing a page after a fork costs a copy.)
+/// Clears the caches of the forking thread before the fork (in the parent), so that the child
+/// usually inherits them clear and need not write them: every page written after a fork is
+/// copied, a few microseconds each, on the child's way to running anything.
+extern "C" fn before_fork() {
+    // Async-signal-safe: an atomic store and a thread-local access. The parent caches again
+    // at its next call.
     PID.store(0, Ordering::Relaxed);
+    let _ = TID.try_with(|t| t.set(0));
+}
+
+extern "C" fn after_fork_child() {
+    // Async-signal-safe: atomic loads and stores and thread-local accesses only. Another
+    // thread may have cached the parent's PID again between `before_fork` and the fork
+    // itself: reset what is set, write nothing that is clear already.
+    if PID.load(Ordering::Relaxed) != 0 {
+        PID.store(0, Ordering::Relaxed);
+    }
     let _ = TID.try_with(|t| {
         if t.get() != 0 {
             t.set(0);
@@ -37,9 +49,9 @@ extern "C" fn after_fork_child() {
 
 fn register_atfork() {
     ATFORK.call_once(|| {
-        // SAFETY: `after_fork_child` is an `extern "C" fn()` that only performs
-        // async-signal-safe operations; registering it has no other precondition.
-        let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+        // SAFETY: `before_fork` and `after_fork_child` are `extern "C" fn()`s that only
+        // perform async-signal-safe operations; registering them has no other precondition.
+        let rc = unsafe { libc::pthread_atfork(Some(before_fork), None, Some(after_fork_child)) };
         // pthread_atfork fails only with ENOMEM; without the handler the caches would be
         // wrong in children, so fall back to never caching.
         if rc != 0 {

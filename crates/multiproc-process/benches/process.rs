@@ -1,7 +1,9 @@
 //! multiproc-process's own figures:
 //!
 //! - W8 `w8_start_join`: start and join an empty child — a [`Process`] (`process_fork`), a
-//!   [`spawn`]ed closure returning `()` (`spawn_unit`), and, for scale, `std::process::Command`
+//!   [`spawn`]ed closure returning `()` (`spawn_unit`), a `Process` started by
+//!   `StartMethod::Spawn` (`process_spawn_method`: fork + exec of this binary), and, for
+//!   scale, `std::process::Command`
 //!   running `/bin/true` (`command_bin_true`: fork + exec + wait);
 //! - `spawn_value_1MiB`: a spawned closure returning a 1 MiB `Vec<u8>`, joined (bytes per
 //!   second).
@@ -11,11 +13,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use multiproc_internal::testing::watchdog;
-use multiproc_process::{spawn, Process};
+use multiproc_process::{spawn, Builder, Process, StartMethod};
 use std::hint::black_box;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(300);
+
+fn empty((): ()) {}
 
 fn w8(c: &mut Criterion) {
     let _watchdog = watchdog(LIMIT);
@@ -30,6 +34,15 @@ fn w8(c: &mut Criterion) {
     });
     g.bench_function("spawn_unit", |b| {
         b.iter(|| spawn(|| {}).unwrap().join().unwrap());
+    });
+    g.bench_function("process_spawn_method", |b| {
+        b.iter(|| {
+            let mut p = Builder::new()
+                .start_method(StartMethod::Spawn)
+                .process_fn(empty, ());
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        });
     });
     g.bench_function("command_bin_true", |b| {
         b.iter(|| {

@@ -15,6 +15,16 @@ pub enum ProcessError {
     /// process ignores `SIGCHLD` (the kernel then reaps children itself), or code outside
     /// this crate called `wait`/`waitpid(-1)`.
     Reaped,
+    /// A closure can only run in a child started by [`StartMethod::Fork`]: under another
+    /// start method, give the process a `fn` item and an argument
+    /// ([`Builder::process_fn`](crate::Builder::process_fn),
+    /// [`Builder::spawn_fn`](crate::Builder::spawn_fn)).
+    ///
+    /// [`StartMethod::Fork`]: crate::StartMethod::Fork
+    ClosureNeedsFork(crate::StartMethod),
+    /// The argument of a `fn` target could not be encoded for the child; the encoder's
+    /// message.
+    Argument(String),
     /// The operating system refused (`fork` with `EAGAIN` when out of processes, …).
     Io(io::Error),
 }
@@ -27,6 +37,11 @@ impl fmt::Display for ProcessError {
             ProcessError::Reaped => f.write_str(
                 "the child was reaped elsewhere (SIGCHLD ignored, or waitpid(-1) outside multiproc): its exit status is lost",
             ),
+            ProcessError::ClosureNeedsFork(m) => write!(
+                f,
+                "the {m} start method cannot run a closure: give it a fn item and an argument"
+            ),
+            ProcessError::Argument(msg) => write!(f, "the argument could not be encoded: {msg}"),
             ProcessError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -71,6 +86,9 @@ pub enum JoinError {
     Encode(String),
     /// The value the child left could not be decoded as the type asked for.
     Decode(String),
+    /// A child started by [`StartMethod::Spawn`](crate::StartMethod::Spawn) could not decode
+    /// its argument; the decoder's message.
+    Argument(String),
     /// The value was already taken by an earlier `join_timeout`.
     AlreadyJoined,
     /// Waiting or signalling failed, or the child was reaped elsewhere
@@ -85,6 +103,7 @@ impl fmt::Display for JoinError {
             JoinError::NoValue(status) => write!(f, "the child {status} without a value"),
             JoinError::Encode(msg) => write!(f, "the child could not encode its value: {msg}"),
             JoinError::Decode(msg) => write!(f, "the child's value could not be decoded: {msg}"),
+            JoinError::Argument(msg) => write!(f, "the child could not decode its argument: {msg}"),
             JoinError::AlreadyJoined => f.write_str("the value was already taken"),
             JoinError::Process(e) => write!(f, "{e}"),
         }

@@ -4,14 +4,25 @@
 //!   `join_timeout`, `is_alive`, `terminate`/`kill` through a pidfd, its [`ExitStatus`]
 //!   (Python's `exitcode` view too) and a pollable [`sentinel`](Process::sentinel).
 //! - [`spawn`]: run a closure in a child process and get its return value back from
-//!   [`JoinHandle::join`], or its panic as an error.
+//!   [`JoinHandle::join`], or its panic as an error; [`spawn_fn`] for a `fn` item and an
+//!   argument, under any start method.
 //! - [`Run`]: custom process types (Python's "subclass `Process`, override `run`").
 //! - [`current_process`], [`parent_process`], [`active_children`], [`cpu_count`].
 //! - [`os`]: `fork`, `wait`, `waitpid`, a double fork, `getpid`/`getppid`, `exit`/`_exit`.
 //!
-//! Children are started by `fork`: the closure runs in a copy of the parent, so it can use
-//! everything it captured. Every shared object of the multiproc crates (queues, locks,
-//! values, connections) created before `start` works in the child.
+//! # Start methods
+//!
+//! - [`StartMethod::Fork`] (the default): the child is a copy of the parent, so a closure can
+//!   use everything it captured; every shared object of the multiproc crates (queues, locks,
+//!   values, connections) created before `start` works in the child.
+//! - [`StartMethod::Spawn`]: the child is this program started afresh (`exec` of
+//!   `/proc/self/exe`), single-threaded, and runs a `fn` item with an argument
+//!   ([`Builder::process_fn`], [`Builder::spawn_fn`], [`spawn_fn`]); the argument is encoded,
+//!   and the shared objects inside it travel as file descriptors. No change to `main` is
+//!   needed: an entry hook of this crate catches the child before `main`, also in test and
+//!   bench binaries.
+//!
+//! [`set_start_method`] sets the default; [`Builder::start_method`] chooses per process.
 //!
 //! # No hangs, no zombies, no stray signals
 //!
@@ -47,6 +58,8 @@
 mod child;
 mod current;
 mod error;
+mod exec;
+mod method;
 pub mod os;
 mod process;
 mod registry;
@@ -60,8 +73,9 @@ pub use crate::{
         ParentProcess,
     },
     error::{JoinError, ProcessError},
+    method::{get_start_method, set_start_method, StartMethod},
     process::{Builder, Process, Run},
-    spawn::{spawn, JoinHandle},
+    spawn::{spawn, spawn_fn, JoinHandle},
     status::ExitStatus,
 };
 #[doc(no_inline)]

@@ -1,8 +1,10 @@
 //! `Process`: Python's `multiprocessing.Process`, started by `fork`.
 
 use crate::child;
+use crate::exec::{self, EncodedJob};
 use crate::registry::{self, Becomes, ChildState};
 use crate::spawn::JoinHandle;
+use crate::{sys, StartMethod};
 use crate::{ExitStatus, ProcessError};
 use multiproc_signal::{Pid, Signal};
 use serde::{de::DeserializeOwned, Serialize};
@@ -35,7 +37,42 @@ pub trait Run {
     fn run(self);
 }
 
-type Target = Box<dyn FnOnce() + Send + 'static>;
+/// What a process runs.
+enum Target {
+    /// A closure: `fork` only.
+    Closure(Box<dyn FnOnce() + Send + 'static>),
+    /// A `fn` item and its argument: any start method.
+    Fn(Box<dyn FnTarget>),
+}
+
+/// A `fn` item with its argument, type-erased.
+trait FnTarget: Send {
+    /// Runs it here (in a forked child).
+    fn run_here(self: Box<Self>);
+    /// Encodes it for a child started by `exec`.
+    fn encode(&self) -> Result<EncodedJob, ProcessError>;
+}
+
+struct UnitFn<A> {
+    f: fn(A),
+    arg: A,
+}
+
+impl<A: Serialize + DeserializeOwned + Send + 'static> FnTarget for UnitFn<A> {
+    fn run_here(self: Box<Self>) {
+        (self.f)(self.arg);
+    }
+
+    fn encode(&self) -> Result<EncodedJob, ProcessError> {
+        let (arg, collected) = exec::encode_arg(&self.arg)?;
+        Ok(EncodedJob {
+            trampoline: sys::unit_trampoline::<A>,
+            func: self.f as usize,
+            arg,
+            collected,
+        })
+    }
+}
 
 /// Options for a new process: its name and whether it is daemonic (`std::thread::Builder`,
 /// for processes).
@@ -55,6 +92,7 @@ type Target = Box<dyn FnOnce() + Send + 'static>;
 pub struct Builder {
     name: Option<String>,
     daemon: bool,
+    method: Option<StartMethod>,
 }
 
 impl Builder {
@@ -80,24 +118,72 @@ impl Builder {
         self
     }
 
-    fn identity(self) -> (String, Vec<u32>, bool) {
+    /// How the process is started ([`StartMethod`]); without this, the process-wide default
+    /// ([`get_start_method`](crate::get_start_method)) when the process is made.
+    pub fn start_method(mut self, method: StartMethod) -> Builder {
+        self.method = Some(method);
+        self
+    }
+
+    fn identity(self) -> (Becomes, StartMethod) {
         let lineage = registry::next_identity();
         let name = self
             .name
             .unwrap_or_else(|| registry::default_name(&lineage));
-        (name, lineage, self.daemon)
+        let method = self.method.unwrap_or_else(crate::get_start_method);
+        (
+            Becomes {
+                name,
+                lineage,
+                daemon: self.daemon,
+            },
+            method,
+        )
     }
 
-    /// A process that will run `target` when started.
-    pub fn process(self, target: impl FnOnce() + Send + 'static) -> Process {
-        let (name, lineage, daemon) = self.identity();
+    fn make(self, target: Target) -> Process {
+        let (becomes, method) = self.identity();
         Process {
-            target: Some(Box::new(target)),
-            name,
-            lineage,
-            daemon,
+            target: Some(target),
+            name: becomes.name,
+            lineage: becomes.lineage,
+            daemon: becomes.daemon,
+            method,
             child: None,
         }
+    }
+
+    /// A process that will run `target` when started. Closures run only under
+    /// [`StartMethod::Fork`]: starting one under another method is
+    /// [`ProcessError::ClosureNeedsFork`].
+    pub fn process(self, target: impl FnOnce() + Send + 'static) -> Process {
+        self.make(Target::Closure(Box::new(target)))
+    }
+
+    /// A process that will run `f(arg)` when started, under any start method (Python's
+    /// `Process(target=f, args=(arg,))`). Under [`StartMethod::Spawn`], `arg` is encoded
+    /// (postcard) when the process starts; handles inside it (a `Queue`, a `Lock`, a
+    /// `Connection`, …) travel as file descriptors, and connection ends move to the child.
+    ///
+    /// ```
+    /// use multiproc_process::{Builder, StartMethod};
+    ///
+    /// fn greet(who: String) {
+    ///     assert_eq!(who, "world");
+    /// }
+    ///
+    /// let mut p = Builder::new()
+    ///     .start_method(StartMethod::Spawn)
+    ///     .process_fn(greet, "world".to_owned());
+    /// p.start()?;
+    /// assert!(p.join()?.success());
+    /// # Ok::<(), multiproc_process::ProcessError>(())
+    /// ```
+    pub fn process_fn<A>(self, f: fn(A), arg: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.make(Target::Fn(Box::new(UnitFn { f, arg })))
     }
 
     /// A process that will run `r.run()` when started.
@@ -117,8 +203,52 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Serialize + DeserializeOwned,
     {
-        let (name, lineage, daemon) = self.identity();
-        crate::spawn::start(name, &lineage, daemon, f)
+        let (becomes, method) = self.identity();
+        if !method.runs_closures() {
+            return Err(ProcessError::ClosureNeedsFork(method));
+        }
+        crate::spawn::start(becomes, f)
+    }
+
+    /// Starts `f(arg)` in a child process now, under any start method, and returns a handle
+    /// whose [`join`](JoinHandle::join) gives back its value (see
+    /// [`process_fn`](Builder::process_fn) for the argument).
+    ///
+    /// ```
+    /// use multiproc_process::{Builder, StartMethod};
+    ///
+    /// fn square(n: u64) -> u64 {
+    ///     n * n
+    /// }
+    ///
+    /// let h = Builder::new().start_method(StartMethod::Spawn).spawn_fn(square, 12)?;
+    /// assert_eq!(h.join()?, 144);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ProcessError::Argument`] if `arg` cannot be encoded; [`ProcessError::Io`] if the
+    /// child could not be created.
+    pub fn spawn_fn<A, R>(self, f: fn(A) -> R, arg: A) -> Result<JoinHandle<R>, ProcessError>
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let (becomes, method) = self.identity();
+        match method {
+            StartMethod::Fork => crate::spawn::start(becomes, move || f(arg)),
+            StartMethod::Spawn => {
+                let (bytes, collected) = exec::encode_arg(&arg)?;
+                let job = EncodedJob {
+                    trampoline: sys::value_trampoline::<A, R>,
+                    func: f as usize,
+                    arg: bytes,
+                    collected,
+                };
+                exec::start_with_value(job, becomes)
+            }
+        }
     }
 }
 
@@ -154,6 +284,7 @@ pub struct Process {
     name: String,
     lineage: Vec<u32>,
     daemon: bool,
+    method: StartMethod,
     child: Option<Arc<ChildState>>,
 }
 
@@ -162,6 +293,7 @@ impl fmt::Debug for Process {
         f.debug_struct("Process")
             .field("name", &self.name)
             .field("daemon", &self.daemon)
+            .field("start_method", &self.method)
             .field("pid", &self.pid())
             .field("exit_status", &self.exit_status())
             .finish()
@@ -179,12 +311,28 @@ impl Process {
         Builder::new().run(r)
     }
 
-    /// Starts the child (`fork`).
+    /// A process that will run `f(arg)`, under any start method, with default options
+    /// ([`Builder::process_fn`]).
+    pub fn from_fn<A>(f: fn(A), arg: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        Builder::new().process_fn(f, arg)
+    }
+
+    /// How it is (or will be) started.
+    pub fn start_method(&self) -> StartMethod {
+        self.method
+    }
+
+    /// Starts the child, by its [`StartMethod`].
     ///
     /// # Errors
     ///
-    /// [`ProcessError::AlreadyStarted`] the second time; [`ProcessError::Io`] if `fork`
-    /// failed (the process can be started again later).
+    /// [`ProcessError::AlreadyStarted`] the second time; [`ProcessError::ClosureNeedsFork`]
+    /// for a closure under another start method; [`ProcessError::Argument`] if a `fn`
+    /// target's argument cannot be encoded; [`ProcessError::Io`] if the child could not be
+    /// created (the process can be started again later).
     pub fn start(&mut self) -> Result<(), ProcessError> {
         if self.child.is_some() {
             return Err(ProcessError::AlreadyStarted);
@@ -195,16 +343,28 @@ impl Process {
             lineage: self.lineage.clone(),
             daemon,
         };
-        let target = &mut self.target;
-        let state = registry::fork(becomes, |setup| {
-            let target = target.take();
-            child::bootstrap(setup, daemon, move || {
-                if let Some(target) = target {
-                    target();
-                }
-                0
-            })
-        })?;
+        let state = match (&self.target, self.method) {
+            (Some(Target::Closure(_)), method) if !method.runs_closures() => {
+                return Err(ProcessError::ClosureNeedsFork(method));
+            }
+            (Some(Target::Fn(target)), StartMethod::Spawn) => {
+                exec::start(target.encode()?, becomes, None)?
+            }
+            _ => {
+                let target = &mut self.target;
+                registry::fork(becomes, |setup| {
+                    let target = target.take();
+                    child::bootstrap(setup, daemon, move || {
+                        match target {
+                            Some(Target::Closure(f)) => f(),
+                            Some(Target::Fn(f)) => f.run_here(),
+                            None => {}
+                        }
+                        0
+                    })
+                })?
+            }
+        };
         self.target = None;
         self.child = Some(state);
         Ok(())

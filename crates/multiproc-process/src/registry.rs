@@ -346,12 +346,8 @@ impl ForkLocks {
     }
 }
 
-/// Forks a child that becomes `becomes` and runs `body`, which must end the process
-/// ([`crate::child::bootstrap`]); in the parent, registers the child and returns it.
-pub(crate) fn fork(
-    becomes: Becomes,
-    body: impl FnOnce(ChildSetup) -> Infallible,
-) -> Result<Arc<ChildState>, ProcessError> {
+/// Registers the exit hook that finishes this process's children (once).
+pub(crate) fn ensure_exit_hook() {
     EXIT_HOOK.call_once(|| {
         // Without the hook, children are neither joined nor terminated at exit: say so
         // rather than fail the start.
@@ -362,11 +358,30 @@ pub(crate) fn fork(
             );
         }
     });
+}
+
+/// Forks a child that becomes `becomes` and runs `body`, which must end the process
+/// ([`crate::child::bootstrap`]); in the parent, registers the child and returns it.
+pub(crate) fn fork(
+    becomes: Becomes,
+    body: impl FnOnce(ChildSetup) -> Infallible,
+) -> Result<Arc<ChildState>, ProcessError> {
+    ensure_exit_hook();
     reap_finished();
     let name = becomes.name.clone();
     let daemon = becomes.daemon;
     let locks = lock_for_fork()?;
     let pid = sys::fork_diverging(move || body(locks.become_child(Some(becomes))))?;
+    register(pid, name, daemon)
+}
+
+/// Registers a child this process just started (by `fork`, or `fork` + `exec`), opening its
+/// pidfd before anything can have reaped it (unless SIGCHLD is ignored).
+pub(crate) fn register(
+    pid: libc::pid_t,
+    name: String,
+    daemon: bool,
+) -> Result<Arc<ChildState>, ProcessError> {
     let (fd, is_pidfd) = match sys::pidfd_open(pid) {
         Ok(fd) => (fd, true),
         // Already exited and reaped: SIGCHLD is ignored here.
@@ -383,6 +398,38 @@ pub(crate) fn fork(
     });
     registry().children.push(Arc::clone(&state));
     Ok(state)
+}
+
+/// The parent of a process started by `exec`, as its job describes it.
+pub(crate) struct SpawnedBy {
+    pub(crate) pid: Pid,
+    pub(crate) name: String,
+    pub(crate) main_thread: bool,
+}
+
+/// Makes a process started by `exec` (the `spawn` start method) who it was started as: its
+/// name, identity and daemon flag, and its parent (whose pidfd is opened now: if the parent is
+/// already gone, there is none, and a daemon notices at once through `getppid`).
+pub(crate) fn become_spawned(becomes: Becomes, parent: SpawnedBy) -> ChildSetup {
+    let mut reg = registry();
+    let parent_pidfd = sys::pidfd_open(parent.pid.as_raw())
+        .ok()
+        .filter(|_| sys::getppid() == parent.pid.as_raw())
+        .map(Arc::new);
+    reg.identity = becomes.lineage;
+    reg.counter = 0;
+    reg.name = Some(becomes.name);
+    reg.daemon = becomes.daemon;
+    reg.parent = Some(Arc::new(ParentInfo {
+        pid: parent.pid,
+        name: parent.name,
+        pidfd: parent_pidfd.clone(),
+    }));
+    ChildSetup {
+        parent_pid: parent.pid,
+        parent_main_thread: parent.main_thread,
+        parent_pidfd,
+    }
 }
 
 /// What a process does with its children when it exits normally (Python's

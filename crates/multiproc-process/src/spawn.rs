@@ -19,9 +19,11 @@ use std::time::Duration;
 
 const MAGIC: u32 = 0x4d50_5256; // "MPRV"
 const HEADER: usize = 16;
-const KIND_VALUE: u32 = 0;
-const KIND_PANIC: u32 = 1;
-const KIND_ENCODE: u32 = 2;
+pub(crate) const KIND_VALUE: u32 = 0;
+pub(crate) const KIND_PANIC: u32 = 1;
+pub(crate) const KIND_ENCODE: u32 = 2;
+/// A spawned child could not decode its argument.
+pub(crate) const KIND_ARGUMENT: u32 = 3;
 
 /// Starts `f` in a child process (`fork`) and returns a handle to join it: its return value
 /// comes back through [`JoinHandle::join`], a panic comes back as
@@ -51,22 +53,29 @@ where
     crate::Builder::new().spawn(f)
 }
 
-pub(crate) fn start<F, T>(
-    name: String,
-    lineage: &[u32],
-    daemon: bool,
-    f: F,
-) -> Result<JoinHandle<T>, ProcessError>
+/// Starts `f(arg)` in a child process now, under the default start method
+/// ([`get_start_method`](crate::get_start_method)); [`JoinHandle::join`] gives back its value.
+/// See [`Builder::spawn_fn`](crate::Builder::spawn_fn).
+///
+/// # Errors
+///
+/// As [`Builder::spawn_fn`](crate::Builder::spawn_fn).
+pub fn spawn_fn<A, R>(f: fn(A) -> R, arg: A) -> Result<JoinHandle<R>, ProcessError>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+{
+    crate::Builder::new().spawn_fn(f, arg)
+}
+
+pub(crate) fn start<F, T>(becomes: Becomes, f: F) -> Result<JoinHandle<T>, ProcessError>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Serialize + DeserializeOwned,
 {
     let file = File::from(crate::sys::memfd(c"multiproc-result")?);
-    let becomes = Becomes {
-        name: name.clone(),
-        lineage: lineage.to_vec(),
-        daemon,
-    };
+    let name = becomes.name.clone();
+    let daemon = becomes.daemon;
     let state = registry::fork(becomes, |setup| {
         child::bootstrap(setup, daemon, || {
             let (kind, payload, code) = match child::catch(f) {
@@ -83,15 +92,10 @@ where
             code
         })
     })?;
-    Ok(JoinHandle {
-        state,
-        name,
-        file: Some(file),
-        _value: PhantomData,
-    })
+    Ok(JoinHandle::new(state, name, file))
 }
 
-fn write_outcome(file: &File, kind: u32, payload: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_outcome(file: &File, kind: u32, payload: &[u8]) -> std::io::Result<()> {
     file.write_all_at(payload, HEADER as u64)?;
     let mut header = [0u8; HEADER];
     header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
@@ -145,6 +149,17 @@ impl<T> fmt::Debug for JoinHandle<T> {
             .field("pid", &self.state.pid)
             .field("name", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(state: Arc<ChildState>, name: String, file: File) -> JoinHandle<T> {
+        JoinHandle {
+            state,
+            name,
+            file: Some(file),
+            _value: PhantomData,
+        }
     }
 }
 
@@ -207,6 +222,9 @@ impl<T: DeserializeOwned> JoinHandle<T> {
                 postcard::from_bytes(&bytes).map_err(|e| JoinError::Decode(e.to_string()))
             }
             Some((KIND_PANIC, bytes)) => Err(JoinError::Panicked(
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )),
+            Some((KIND_ARGUMENT, bytes)) => Err(JoinError::Argument(
                 String::from_utf8_lossy(&bytes).into_owned(),
             )),
             Some((KIND_ENCODE, bytes)) => Err(JoinError::Encode(

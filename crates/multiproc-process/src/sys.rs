@@ -268,3 +268,156 @@ pub(crate) fn affinity_cpu_count() -> io::Result<usize> {
     // SAFETY: CPU_COUNT only reads the set.
     Ok(unsafe { libc::CPU_COUNT(&set) } as usize)
 }
+
+// ---- The spawn start method: code addresses, the entry hook, inherited fds. ----
+
+#[inline(never)]
+fn anchor() {}
+
+/// `addr` as an offset from an anchor in this binary: the same offset names the same code in
+/// another process running the same binary, whatever its load address.
+pub(crate) fn code_offset(addr: usize) -> u64 {
+    addr.wrapping_sub(anchor as *const () as usize) as u64
+}
+
+/// The address at `offset` from the anchor (see [`code_offset`]).
+pub(crate) fn code_at(offset: u64) -> usize {
+    (anchor as *const () as usize).wrapping_add(offset as usize)
+}
+
+/// What a job's function did.
+pub(crate) enum JobOut {
+    /// It returned `()`.
+    Done,
+    /// It returned a value, encoded.
+    Value(Vec<u8>),
+    /// The argument could not be decoded.
+    BadArgument(String),
+    /// The value could not be encoded.
+    Unencodable(String),
+}
+
+/// A trampoline: decodes the argument, calls the function at the address, encodes what it
+/// returns. One instance per argument and result type; its own address travels with the job.
+pub(crate) type Trampoline = fn(usize, &[u8], Vec<OwnedFd>) -> JobOut;
+
+/// The trampoline of a `fn(A)`.
+pub(crate) fn unit_trampoline<A: serde::de::DeserializeOwned>(
+    func: usize,
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+) -> JobOut {
+    let a = match crate::exec::decode_arg::<A>(arg, fds) {
+        Ok(a) => a,
+        Err(msg) => return JobOut::BadArgument(msg),
+    };
+    // SAFETY: `func` is the address of a `fn(A)` of this binary: the parent took the offset
+    // of one, of the same binary (it exec'd `/proc/self/exe`), and sent it with the offset of
+    // this very instance of the trampoline, made for that `A`. Function pointers are
+    // address-sized.
+    let f: fn(A) = unsafe { std::mem::transmute_copy::<usize, fn(A)>(&func) };
+    f(a);
+    JobOut::Done
+}
+
+/// The trampoline of a `fn(A) -> R`.
+pub(crate) fn value_trampoline<A: serde::de::DeserializeOwned, R: serde::Serialize>(
+    func: usize,
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+) -> JobOut {
+    let a = match crate::exec::decode_arg::<A>(arg, fds) {
+        Ok(a) => a,
+        Err(msg) => return JobOut::BadArgument(msg),
+    };
+    // SAFETY: as in `unit_trampoline`, for a `fn(A) -> R`.
+    let f: fn(A) -> R = unsafe { std::mem::transmute_copy::<usize, fn(A) -> R>(&func) };
+    match postcard::to_allocvec(&f(a)) {
+        Ok(bytes) => JobOut::Value(bytes),
+        Err(e) => JobOut::Unencodable(e.to_string()),
+    }
+}
+
+/// The trampoline at `offset` from the anchor.
+///
+/// # Safety
+///
+/// `offset` must have been made by [`code_offset`] from a [`Trampoline`] in a process running
+/// this same binary.
+pub(crate) unsafe fn trampoline_at(offset: u64) -> Trampoline {
+    let addr = code_at(offset);
+    // SAFETY: forwarded to the caller; a `Trampoline` is address-sized.
+    unsafe { std::mem::transmute_copy::<usize, Trampoline>(&addr) }
+}
+
+/// The entry hook of the spawn start method: an ELF constructor, run before `main` in every
+/// program that links this crate. It returns at once unless this process was started as a
+/// spawned child, which it then runs and ends.
+#[used]
+#[link_section = ".init_array"]
+static SPAWN_ENTRY: extern "C" fn(
+    libc::c_int,
+    *const *const libc::c_char,
+    *const *const libc::c_char,
+) = spawn_entry;
+
+extern "C" fn spawn_entry(
+    _argc: libc::c_int,
+    _argv: *const *const libc::c_char,
+    _envp: *const *const libc::c_char,
+) {
+    // Never unwind into the C runtime.
+    let prepared = match std::panic::catch_unwind(crate::exec::prepare) {
+        Ok(None) => return,
+        Ok(Some(ready)) => ready,
+        Err(_) => exit_now(1),
+    };
+    // SAFETY: the job came from the parent through an fd it handed to this process at exec,
+    // and was checked (magic, version, length, fds); the parent made the offset from a
+    // `Trampoline` of this same binary, since it exec'd `/proc/self/exe`. A program with
+    // elevated privileges was refused (`prepare`), so whoever set the job up could run this
+    // program's code anyway.
+    let trampoline = unsafe { trampoline_at(prepared.trampoline_offset()) };
+    crate::exec::run(prepared, trampoline)
+}
+
+/// Whether this program runs with elevated privileges (set-user-ID, set-group-ID, or file
+/// capabilities): `getauxval(AT_SECURE)`.
+pub(crate) fn is_secure_exec() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// Takes ownership of an fd inherited through `exec` at a number the job named, and makes it
+/// close-on-exec again. Refuses stdin, stdout, stderr and numbers that are not open.
+pub(crate) fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a spawn job named fd {fd}"),
+        ));
+    }
+    // SAFETY: F_SETFD only changes the descriptor's flags; a number that is not open gives
+    // EBADF.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // SAFETY: the fd is open (F_SETFD succeeded); it was inherited for this process's job, the
+    // job names each fd once (checked by the caller), and nothing else in this process, which
+    // has not reached `main`, knows its number.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes `cmd` keep `fds` open across its `exec` (clearing close-on-exec in the child only,
+/// so other threads' concurrent spawns never inherit them).
+pub(crate) fn keep_fds_across_exec(cmd: &mut std::process::Command, fds: Vec<RawFd>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and calls only fcntl, which is
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                cvt(libc::fcntl(fd, libc::F_SETFD, 0))?;
+            }
+            Ok(())
+        });
+    }
+}

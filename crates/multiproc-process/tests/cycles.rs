@@ -1,8 +1,8 @@
-//! 1,000 start/join cycles leave no zombie and no fd behind. (Alone in its test binary, so
+//! 1,000 start/join cycles with `fork` and 200 with `spawn` leave no zombie and no fd behind. (Alone in its test binary, so
 //! that no other test opens or closes fds meanwhile.)
 
 use multiproc_internal::testing::watchdog;
-use multiproc_process::{spawn, Process};
+use multiproc_process::{spawn, Builder, Process, StartMethod};
 use std::time::Duration;
 
 fn open_fds() -> usize {
@@ -19,6 +19,14 @@ fn children() -> Vec<String> {
         }
     }
     all
+}
+
+fn check_below(i: u32) {
+    assert!(i < 1000);
+}
+
+fn double(i: u32) -> u32 {
+    i * 2
 }
 
 #[test]
@@ -38,6 +46,17 @@ fn thousand_starts_leave_nothing_behind() {
             assert!(p.join().unwrap().success());
         } else {
             assert_eq!(spawn(move || i * 2).unwrap().join().unwrap(), i * 2);
+        }
+    }
+    // 200 with the spawn start method.
+    for i in 0..200u32 {
+        let b = Builder::new().start_method(StartMethod::Spawn);
+        if i % 2 == 0 {
+            let mut p = b.process_fn(check_below, i);
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        } else {
+            assert_eq!(b.spawn_fn(double, i).unwrap().join().unwrap(), i * 2);
         }
     }
     // Dropped without joining: reaped on the next start or by `active_children`.

@@ -4,7 +4,7 @@
 //! by the sandbox (not init) and it can wait for them by pid.
 
 use multiproc_internal::testing::{become_subreaper, fork_child, watchdog};
-use multiproc_process::{os, Builder, ExitStatus, Pid, Process, Signal};
+use multiproc_process::{os, Builder, ExitStatus, Pid, Process, Signal, StartMethod};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -118,6 +118,46 @@ fn daemon_started_from_a_thread_outlives_the_thread_not_the_parent() {
         let d: i32 = read_line(&mut rx).trim().parse().unwrap();
         // The thread that forked it has ended; the daemon still answers.
         ping(&mut d_ours);
+        ping(&mut d_ours);
+        parent.kill().unwrap();
+        parent.join().unwrap();
+        let (st, took) = reap_orphan(d);
+        assert_eq!(st.signal(), Some(Signal::Kill), "the daemon: {st}");
+        assert!(
+            took < Duration::from_secs(1),
+            "the daemon died after {took:?}"
+        );
+    });
+    sandbox.assert_success();
+}
+
+fn echo_fn(s: UnixStream) {
+    echo(s)
+}
+
+#[test]
+fn spawned_daemon_dies_with_sigkilled_parent() {
+    let _w = watchdog(LIMIT);
+    let sandbox = fork_child(|| {
+        become_subreaper().unwrap();
+        let (mut d_ours, d_theirs) = UnixStream::pair().unwrap();
+        let (mut rx, mut tx) = UnixStream::pair().unwrap();
+        let mut parent = Process::new(move || {
+            let d_theirs = multiproc_pipe::Fd::new(d_theirs);
+            let mut d = Builder::new()
+                .daemon(true)
+                .start_method(StartMethod::Spawn)
+                .process_fn(
+                    |fd: multiproc_pipe::Fd| echo_fn(UnixStream::from(fd.into_inner())),
+                    d_theirs,
+                );
+            d.start().unwrap();
+            writeln!(tx, "{}", d.pid().unwrap()).unwrap();
+            let mut b = [0u8; 1];
+            let _ = tx.read(&mut b);
+        });
+        parent.start().unwrap();
+        let d: i32 = read_line(&mut rx).trim().parse().unwrap();
         ping(&mut d_ours);
         parent.kill().unwrap();
         parent.join().unwrap();

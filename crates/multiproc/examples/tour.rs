@@ -357,7 +357,11 @@ fn queue_producer_consumer() -> Result {
     Ok(())
 }
 
-/// Processes: Python's lifecycle, a value and a panic back from `spawn`, a terminated child.
+fn square(n: u64) -> u64 {
+    n * n
+}
+
+/// Processes: both start methods, a value and a panic back from `spawn`, a terminated child.
 fn processes() -> Result {
     const STARTS: u32 = 200;
     let start = Instant::now();
@@ -367,6 +371,16 @@ fn processes() -> Result {
         assert_eq!(p.join()?.exitcode(), 0);
     }
     let per_start = start.elapsed() / STARTS;
+    // The spawn start method: this program started afresh, running a fn item.
+    const SPAWNS: u32 = 20;
+    let start = Instant::now();
+    for n in 0..SPAWNS {
+        let h = multiproc::process::Builder::new()
+            .start_method(StartMethod::Spawn)
+            .spawn_fn(square, u64::from(n))?;
+        assert_eq!(h.join()?, u64::from(n * n));
+    }
+    let per_spawn = start.elapsed() / SPAWNS;
     let h = spawn(|| (1..=20u64).product::<u64>())?;
     let factorial = h.join()?;
     let panicked = spawn(|| -> u64 { panic!("a child's panic comes back as an error") })?;
@@ -383,8 +397,8 @@ fn processes() -> Result {
     sleeper.terminate()?;
     let status = sleeper.join()?;
     println!(
-        "Process           start + join (fork) {per_start:.2?} each; spawn returned 20! = {factorial}; \
-         a panic came back as \"{message}\"; terminate: {status} (exitcode {})",
+        "Process           start + join: {per_start:.2?} (fork), {per_spawn:.2?} (spawn: exec, fn item); \
+         spawn returned 20! = {factorial}; a panic came back as \"{message}\"; terminate: {status} (exitcode {})",
         status.exitcode()
     );
     Ok(())

@@ -19,12 +19,14 @@
 //!
 //! | Python | multiproc | notes |
 //! |---|---|---|
-//! | `Process(target=f, name=n, daemon=d)` | [`Process::new(f)`](Process::new), [`process::Builder::new().name(n).daemon(d).process(f)`](process::Builder) | started by `fork`: the closure runs in a copy of this process |
+//! | `Process(target=f, name=n, daemon=d)` | [`Process::new(f)`](Process::new), [`process::Builder::new().name(n).daemon(d).process(f)`](process::Builder) | a closure runs under the `fork` start method, in a copy of this process |
 //! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) | `start` twice or `join` before `start` is a typed error |
 //! | `p.pid`, `p.name`, `p.daemon`, `p.is_alive()` | [`pid()`](Process::pid), [`name()`](Process::name), [`is_daemon()`](Process::is_daemon), [`is_alive()`](Process::is_alive) | |
 //! | `p.exitcode` | [`exit_status()`](Process::exit_status), [`exitcode()`](Process::exitcode) | an enum (exited with N, or killed by signal N), and Python's `-N` view |
 //! | `p.terminate()`, `p.kill()`, `p.sentinel` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`sentinel`](Process::sentinel) | through a pidfd: never a recycled pid |
 //! | subclass `Process`, override `run` | [`process::Run`] and [`Process::from_run`] | |
+//! | `Process(target=f, args=(a,))`, any start method | [`Process::from_fn(f, a)`](Process::from_fn), [`process::spawn_fn(f, a)`](process::spawn_fn) | `f` a `fn` item; `a` serializable, shared objects inside it travel as fds |
+//! | `set_start_method('spawn')` | [`process::set_start_method(StartMethod::Spawn)`](process::set_start_method), [`process::Builder::start_method`] | nothing to add to `main`: an entry hook runs the child |
 //! | (a return value: `Pool.apply`) | [`spawn(f)`](spawn) → [`JoinHandle::join`](process::JoinHandle::join) | `std::thread::spawn` with processes: the value, or the panic's message as an error |
 //! | daemon children at exit; killed parent | [`process::Builder::daemon`] | SIGTERM at normal exit; SIGKILL when the parent dies in any way, even from a thread that ended |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`process::current_process`], [`process::parent_process`], [`process::active_children`], [`process::cpu_count`] | `cpu_count` follows the affinity mask |
@@ -180,8 +182,8 @@ pub mod prelude {
     #[cfg(feature = "process")]
     #[doc(no_inline)]
     pub use multiproc_process::{
-        active_children, cpu_count, current_process, parent_process, spawn, ExitStatus, JoinError,
-        JoinHandle, Process, ProcessError, Run,
+        active_children, cpu_count, current_process, parent_process, spawn, spawn_fn, ExitStatus,
+        JoinError, JoinHandle, Process, ProcessError, Run, StartMethod,
     };
     #[cfg(feature = "semaphore")]
     #[doc(no_inline)]
