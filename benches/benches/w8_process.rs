@@ -7,6 +7,8 @@
 //!   memfd);
 //! - `multiproc_process_spawn_method`: `Process` with `StartMethod::Spawn` running an empty
 //!   `fn` (fork + exec of this binary; the entry hook runs the child before `main`);
+//! - `multiproc_process_forkserver`: the same with `StartMethod::Forkserver` (the server,
+//!   started once, forks the child and relays its exit status);
 //! - `raw_fork_waitpid`: `fork`, the child `_exit(0)`s, `waitpid` — the floor;
 //! - `command_bin_true`: `std::process::Command::new("/bin/true").status()` (fork + exec);
 //! - `procspawn`: `procspawn::spawn((), |()| ())` and `join` (re-executes this binary);
@@ -43,6 +45,15 @@ fn w8(c: &mut Criterion) {
         b.iter(|| {
             let mut p = Builder::new()
                 .start_method(StartMethod::Spawn)
+                .process_fn(empty, ());
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        });
+    });
+    g.bench_function("multiproc_process_forkserver", |b| {
+        b.iter(|| {
+            let mut p = Builder::new()
+                .start_method(StartMethod::Forkserver)
                 .process_fn(empty, ());
             p.start().unwrap();
             assert!(p.join().unwrap().success());

@@ -2,7 +2,8 @@
 //!
 //! - W8 `w8_start_join`: start and join an empty child — a [`Process`] (`process_fork`), a
 //!   [`spawn`]ed closure returning `()` (`spawn_unit`), a `Process` started by
-//!   `StartMethod::Spawn` (`process_spawn_method`: fork + exec of this binary), and, for
+//!   `StartMethod::Spawn` (`process_spawn_method`: fork + exec of this binary), one started by
+//!   `StartMethod::Forkserver` (`process_forkserver`), and, for
 //!   scale, `std::process::Command`
 //!   running `/bin/true` (`command_bin_true`: fork + exec + wait);
 //! - `spawn_value_1MiB`: a spawned closure returning a 1 MiB `Vec<u8>`, joined (bytes per
@@ -39,6 +40,15 @@ fn w8(c: &mut Criterion) {
         b.iter(|| {
             let mut p = Builder::new()
                 .start_method(StartMethod::Spawn)
+                .process_fn(empty, ());
+            p.start().unwrap();
+            assert!(p.join().unwrap().success());
+        });
+    });
+    g.bench_function("process_forkserver", |b| {
+        b.iter(|| {
+            let mut p = Builder::new()
+                .start_method(StartMethod::Forkserver)
                 .process_fn(empty, ());
             p.start().unwrap();
             assert!(p.join().unwrap().success());

@@ -15,6 +15,9 @@ pub enum ProcessError {
     /// process ignores `SIGCHLD` (the kernel then reaps children itself), or code outside
     /// this crate called `wait`/`waitpid(-1)`.
     Reaped,
+    /// The forkserver that started the child died before relaying its exit status (or could
+    /// not be started or reached).
+    ForkserverDied,
     /// A closure can only run in a child started by [`StartMethod::Fork`]: under another
     /// start method, give the process a `fn` item and an argument
     /// ([`Builder::process_fn`](crate::Builder::process_fn),
@@ -37,6 +40,9 @@ impl fmt::Display for ProcessError {
             ProcessError::Reaped => f.write_str(
                 "the child was reaped elsewhere (SIGCHLD ignored, or waitpid(-1) outside multiproc): its exit status is lost",
             ),
+            ProcessError::ForkserverDied => {
+                f.write_str("the forkserver died before relaying the child's exit status")
+            }
             ProcessError::ClosureNeedsFork(m) => write!(
                 f,
                 "the {m} start method cannot run a closure: give it a fn item and an argument"

@@ -36,7 +36,7 @@ const MAX_FDS: usize = 1024;
 
 /// What the child of the spawn method is to do.
 #[derive(Serialize, Deserialize)]
-struct Job {
+pub(crate) struct Job {
     trampoline: u64,
     func: u64,
     name: String,
@@ -80,18 +80,15 @@ pub(crate) fn decode_arg<A: DeserializeOwned>(arg: &[u8], fds: Vec<OwnedFd>) -> 
     }
 }
 
-/// Starts a spawned child for `job`; with `result`, the child leaves its outcome there.
-pub(crate) fn start(
-    job: EncodedJob,
-    becomes: Becomes,
-    result: Option<&File>,
-) -> Result<Arc<ChildState>, ProcessError> {
-    registry::ensure_exit_hook();
-    registry::reap_finished();
-    let mut keep: Vec<RawFd> = job.collected.fds.iter().map(AsRawFd::as_raw_fd).collect();
-    if let Some(r) = result {
-        keep.push(r.as_raw_fd());
-    }
+/// Writes the job for a child into a fresh memfd. `fds` and `result_fd` are the numbers the
+/// child will find them at (a forkserver's worker gets them by position instead, and these
+/// are empty).
+pub(crate) fn job_file(
+    job: &EncodedJob,
+    becomes: &Becomes,
+    fds: Vec<RawFd>,
+    result_fd: Option<RawFd>,
+) -> Result<File, ProcessError> {
     let wire = Job {
         trampoline: sys::code_offset(job.trampoline as usize),
         func: sys::code_offset(job.func),
@@ -101,18 +98,38 @@ pub(crate) fn start(
         parent_pid: identity::pid(),
         parent_name: registry::current_name(),
         parent_main_thread: identity::tid() == identity::pid(),
-        arg: job.arg,
-        fds: job.collected.fds.iter().map(AsRawFd::as_raw_fd).collect(),
-        result_fd: result.map(AsRawFd::as_raw_fd),
+        arg: job.arg.clone(),
+        fds,
+        result_fd,
     };
     let bytes = postcard::to_allocvec(&wire).map_err(|e| ProcessError::Argument(e.to_string()))?;
-    let job_file = File::from(sys::memfd(c"multiproc-job")?);
+    let file = File::from(sys::memfd(c"multiproc-job")?);
     let mut header = [0u8; 16];
     header[0..4].copy_from_slice(&JOB_MAGIC.to_le_bytes());
     header[4..8].copy_from_slice(&JOB_VERSION.to_le_bytes());
     header[8..16].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-    job_file.write_all_at(&header, 0)?;
-    job_file.write_all_at(&bytes, 16)?;
+    file.write_all_at(&header, 0)?;
+    file.write_all_at(&bytes, 16)?;
+    Ok(file)
+}
+
+/// Starts a spawned child for `job`; with `result`, the child leaves its outcome there.
+pub(crate) fn start(
+    job: EncodedJob,
+    becomes: Becomes,
+    result: Option<&File>,
+) -> Result<Arc<ChildState>, ProcessError> {
+    registry::ensure_exit_hook();
+    registry::reap_finished();
+    let handles: Vec<RawFd> = job.collected.fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let job_file = job_file(
+        &job,
+        &becomes,
+        handles.clone(),
+        result.map(AsRawFd::as_raw_fd),
+    )?;
+    let mut keep = handles;
+    keep.extend(result.map(AsRawFd::as_raw_fd));
     keep.push(job_file.as_raw_fd());
 
     let mut cmd = std::process::Command::new("/proc/self/exe");
@@ -131,14 +148,19 @@ pub(crate) fn start(
     registry::register(pid, becomes.name, becomes.daemon)
 }
 
-/// Starts a spawned child running `job` whose value comes back through a [`JoinHandle`].
+/// Starts a child running `job` (by `method`: spawn or forkserver) whose value comes back
+/// through a [`JoinHandle`].
 pub(crate) fn start_with_value<R>(
     job: EncodedJob,
     becomes: Becomes,
+    method: crate::StartMethod,
 ) -> Result<JoinHandle<R>, ProcessError> {
     let file = File::from(sys::memfd(c"multiproc-result")?);
     let name = becomes.name.clone();
-    let state = start(job, becomes, Some(&file))?;
+    let state = match method {
+        crate::StartMethod::Forkserver => crate::forkserver::start(job, becomes, Some(&file))?,
+        _ => start(job, becomes, Some(&file))?,
+    };
     Ok(JoinHandle::new(state, name, file))
 }
 
@@ -155,6 +177,9 @@ pub(crate) struct Ready {
     job: Job,
     fds: Vec<OwnedFd>,
     result: Option<File>,
+    /// The parent's pidfd, when it came with the job (a forkserver's worker: its parent in
+    /// the job's sense is the server's client, not the server).
+    parent_pidfd: Option<OwnedFd>,
 }
 
 impl Ready {
@@ -198,10 +223,32 @@ pub(crate) fn prepare() -> Option<Ready> {
         Some(Ok(fd)) => Some(File::from(fd)),
         Some(Err(e)) => fail(&format!("the result's fd: {e}")),
     };
-    Some(Ready { job, fds, result })
+    Some(Ready {
+        job,
+        fds,
+        result,
+        parent_pidfd: None,
+    })
 }
 
-fn read_job(file: &File) -> io::Result<Job> {
+/// A forkserver worker's job: the job file, the handles' fds, the result file and the
+/// client's pidfd, as they came over the server's socket.
+pub(crate) fn ready_from(
+    job_file: &File,
+    fds: Vec<OwnedFd>,
+    result: Option<File>,
+    parent_pidfd: OwnedFd,
+) -> io::Result<Ready> {
+    let job = read_job(job_file)?;
+    Ok(Ready {
+        job,
+        fds,
+        result,
+        parent_pidfd: Some(parent_pidfd),
+    })
+}
+
+pub(crate) fn read_job(file: &File) -> io::Result<Job> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
     let size = file.metadata()?.len();
     let mut header = [0u8; 16];
@@ -236,7 +283,12 @@ fn read_job(file: &File) -> io::Result<Job> {
 
 /// Runs a prepared job with its resolved trampoline, as a child's body, and ends the process.
 pub(crate) fn run(ready: Ready, trampoline: Trampoline) -> ! {
-    let Ready { job, fds, result } = ready;
+    let Ready {
+        job,
+        fds,
+        result,
+        parent_pidfd,
+    } = ready;
     let becomes = Becomes {
         name: job.name,
         lineage: job.lineage,
@@ -246,6 +298,7 @@ pub(crate) fn run(ready: Ready, trampoline: Trampoline) -> ! {
         pid: Pid::from_raw(job.parent_pid),
         name: job.parent_name,
         main_thread: job.parent_main_thread,
+        pidfd: parent_pidfd,
     };
     let setup = registry::become_spawned(becomes, parent);
     let func = sys::code_at(job.func);

@@ -22,6 +22,11 @@
 //!   needed: an entry hook of this crate catches the child before `main`, also in test and
 //!   bench binaries.
 //!
+//! - [`StartMethod::Forkserver`]: the child is a fork of a server process that was started
+//!   once (by `exec`, so it is single-threaded whatever this program is); `fn` items as with
+//!   `Spawn`, without an `exec` per child. The recommendation for threaded programs. The
+//!   server relays each child's exit status; signals go to the child through its pidfd.
+//!
 //! [`set_start_method`] sets the default; [`Builder::start_method`] chooses per process.
 //!
 //! # No hangs, no zombies, no stray signals
@@ -59,6 +64,7 @@ mod child;
 mod current;
 mod error;
 mod exec;
+mod forkserver;
 mod method;
 pub mod os;
 mod process;

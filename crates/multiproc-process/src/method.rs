@@ -9,13 +9,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// |---|---|---|
 /// | [`Fork`](StartMethod::Fork) (default) | a copy of this process (`fork`) | closures (anything they captured), or `fn` items |
 /// | [`Spawn`](StartMethod::Spawn) | this program started afresh (`exec` of `/proc/self/exe`) | `fn` items with a serialized argument |
+/// | [`Forkserver`](StartMethod::Forkserver) | a fork of a single-threaded server started once by `exec` | `fn` items with a serialized argument |
 ///
 /// `Fork` is the fastest (≈ 1.3× a raw `fork`) and the only one that runs closures. Forking a
 /// multi-threaded program copies only the calling thread, so a lock another thread held at
 /// that moment stays locked in the child; `Spawn` starts a clean single-threaded program
-/// instead, at the cost of an `exec` and of serializing the argument.
+/// instead, at the cost of an `exec` and of serializing the argument. `Forkserver` is the
+/// recommendation for threaded programs: its children are forks of a clean single-threaded
+/// server, without an `exec` each.
 ///
-/// `Spawn` needs no change to `main`: the child is caught by an entry hook that runs before
+/// `Spawn` and `Forkserver` need no change to `main`: the child (and the server) is caught by an entry hook that runs before
 /// `main` (an ELF constructor of this crate), in every binary that links it, test and bench
 /// binaries included. It runs the function whose address (as an offset from an anchor in the
 /// same binary) came with the job, so it requires the crate to be linked statically into the
@@ -30,6 +33,10 @@ pub enum StartMethod {
     /// `fork()` + `exec("/proc/self/exe")`: the child is this program started afresh, which
     /// runs only the function it was given.
     Spawn,
+    /// A fork of a server process that was started once, by `exec`, and is single-threaded:
+    /// safe in threaded programs, and much cheaper per child than `Spawn`. The child's
+    /// parent is the server, which relays its exit status; `fn` items only.
+    Forkserver,
 }
 
 impl StartMethod {
@@ -38,6 +45,7 @@ impl StartMethod {
         match self {
             StartMethod::Fork => "fork",
             StartMethod::Spawn => "spawn",
+            StartMethod::Forkserver => "forkserver",
         }
     }
 
@@ -49,6 +57,7 @@ impl StartMethod {
     fn from_u8(v: u8) -> StartMethod {
         match v {
             1 => StartMethod::Spawn,
+            2 => StartMethod::Forkserver,
             _ => StartMethod::Fork,
         }
     }
@@ -57,6 +66,7 @@ impl StartMethod {
         match self {
             StartMethod::Fork => 0,
             StartMethod::Spawn => 1,
+            StartMethod::Forkserver => 2,
         }
     }
 }

@@ -238,7 +238,7 @@ impl Builder {
         let (becomes, method) = self.identity();
         match method {
             StartMethod::Fork => crate::spawn::start(becomes, move || f(arg)),
-            StartMethod::Spawn => {
+            StartMethod::Spawn | StartMethod::Forkserver => {
                 let (bytes, collected) = exec::encode_arg(&arg)?;
                 let job = EncodedJob {
                     trampoline: sys::value_trampoline::<A, R>,
@@ -246,7 +246,7 @@ impl Builder {
                     arg: bytes,
                     collected,
                 };
-                exec::start_with_value(job, becomes)
+                exec::start_with_value(job, becomes, method)
             }
         }
     }
@@ -349,6 +349,9 @@ impl Process {
             }
             (Some(Target::Fn(target)), StartMethod::Spawn) => {
                 exec::start(target.encode()?, becomes, None)?
+            }
+            (Some(Target::Fn(target)), StartMethod::Forkserver) => {
+                crate::forkserver::start(target.encode()?, becomes, None)?
             }
             _ => {
                 let target = &mut self.target;

@@ -19,18 +19,47 @@ use std::time::Duration;
 /// How long the exit hook lets daemonic children end after SIGTERM before SIGKILL.
 const DAEMON_GRACE: Duration = Duration::from_secs(1);
 
+/// How this process learns that a child ended, and how it ended.
+#[derive(Debug)]
+enum Watch {
+    /// Our own child: its pidfd (`waitid(P_PIDFD)` reaps it).
+    Pidfd(OwnedFd),
+    /// Our own child, gone (reaped by the kernel because SIGCHLD is ignored) before its pidfd
+    /// could be opened: an eventfd that is readable already.
+    Gone(OwnedFd),
+    /// A forkserver's child: its pidfd (for signals; readable when it exits) and a pipe on
+    /// which the server writes its wait status once it has reaped it (end of file without a
+    /// status: the server died).
+    Relayed { pidfd: OwnedFd, status: OwnedFd },
+}
+
 /// One child, shared by its handle and the registry until it is reaped.
 #[derive(Debug)]
 pub(crate) struct ChildState {
     pub(crate) pid: Pid,
-    /// The child's pidfd; or, if it was gone (reaped by the kernel because SIGCHLD is
-    /// ignored) before one could be opened, an eventfd that is readable already.
-    fd: OwnedFd,
-    is_pidfd: bool,
+    watch: Watch,
     pub(crate) name: Mutex<String>,
     pub(crate) daemon: bool,
-    /// Set once it has been reaped: its status, or `None` if reaped elsewhere.
-    exit: Mutex<Option<Option<ExitStatus>>>,
+    /// Set once it has been reaped: its status, or the error that says why it is unknown.
+    exit: Mutex<Option<Result<ExitStatus, Lost>>>,
+}
+
+/// Why a child's exit status is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    /// Reaped elsewhere (SIGCHLD ignored, `waitpid(-1)`).
+    Reaped,
+    /// Its forkserver died before relaying it.
+    ServerDied,
+}
+
+impl Lost {
+    fn error(self) -> ProcessError {
+        match self {
+            Lost::Reaped => ProcessError::Reaped,
+            Lost::ServerDied => ProcessError::ForkserverDied,
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -38,43 +67,49 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ChildState {
+    /// The pidfd to signal it through, if there is one.
     pub(crate) fn pidfd(&self) -> Option<BorrowedFd<'_>> {
-        self.is_pidfd.then(|| self.fd.as_fd())
+        match &self.watch {
+            Watch::Pidfd(fd) | Watch::Relayed { pidfd: fd, .. } => Some(fd.as_fd()),
+            Watch::Gone(_) => None,
+        }
     }
 
-    /// An fd that is readable once the child has ended.
+    /// An fd that is readable once the child has ended (and, for a forkserver's child, once
+    /// its status has arrived).
     pub(crate) fn sentinel(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        match &self.watch {
+            Watch::Pidfd(fd) | Watch::Gone(fd) | Watch::Relayed { status: fd, .. } => fd.as_fd(),
+        }
     }
 
     /// Its exit status if it has been reaped already.
     pub(crate) fn known_exit(&self) -> Option<Result<ExitStatus, ProcessError>> {
-        lock(&self.exit).map(|e| e.ok_or(ProcessError::Reaped))
+        lock(&self.exit).map(|e| e.map_err(Lost::error))
     }
 
     /// Reaps it if it has ended (never blocks). `Ok(None)`: still running.
     pub(crate) fn try_reap(&self) -> Result<Option<ExitStatus>, ProcessError> {
         let mut exit = lock(&self.exit);
         if let Some(e) = *exit {
-            return e.map(Some).ok_or(ProcessError::Reaped);
+            return e.map(Some).map_err(Lost::error);
         }
-        let Some(fd) = self.pidfd() else {
-            *exit = Some(None);
-            return Err(ProcessError::Reaped);
+        let got = match &self.watch {
+            Watch::Gone(_) => Err(Lost::Reaped),
+            Watch::Pidfd(fd) => match sys::waitid_pidfd(fd.as_fd(), true) {
+                Ok(None) => return Ok(None),
+                Ok(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Err(Lost::Reaped),
+                Err(e) => return Err(e.into()),
+            },
+            Watch::Relayed { status, .. } => match sys::read_relayed_status(status.as_fd())? {
+                None => return Ok(None),
+                Some(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
+                Some(None) => Err(Lost::ServerDied),
+            },
         };
-        match sys::waitid_pidfd(fd, true) {
-            Ok(None) => Ok(None),
-            Ok(Some(raw)) => {
-                let status = ExitStatus::from_raw(raw);
-                *exit = Some(Some(status));
-                Ok(Some(status))
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
-                *exit = Some(None);
-                Err(ProcessError::Reaped)
-            }
-            Err(e) => Err(e.into()),
-        }
+        *exit = Some(got);
+        got.map(Some).map_err(Lost::error)
     }
 
     /// Waits up to `timeout` (`None`: no limit) for it to end, and reaps it.
@@ -88,16 +123,14 @@ impl ChildState {
         let deadline = timeout.and_then(multiproc_internal::clock::Deadline::after);
         loop {
             // Readable once it has ended: then `try_reap` finds it (or learns that someone
-            // else reaped it). Without a pidfd, `try_reap` says so at once.
-            if let Some(fd) = self.pidfd() {
-                let left = match (timeout, deadline) {
-                    (Some(_), Some(d)) => Some(d.remaining()),
-                    // No limit, or one too large to represent.
-                    _ => None,
-                };
-                if !sys::poll_readable(fd, left)? {
-                    return Ok(None);
-                }
+            // else reaped it, or that its forkserver died).
+            let left = match (timeout, deadline) {
+                (Some(_), Some(d)) => Some(d.remaining()),
+                // No limit, or one too large to represent.
+                _ => None,
+            };
+            if !sys::poll_readable(self.sentinel(), left)? {
+                return Ok(None);
             }
             if let Some(status) = self.try_reap()? {
                 forget(self.pid);
@@ -382,22 +415,48 @@ pub(crate) fn register(
     name: String,
     daemon: bool,
 ) -> Result<Arc<ChildState>, ProcessError> {
-    let (fd, is_pidfd) = match sys::pidfd_open(pid) {
-        Ok(fd) => (fd, true),
+    let watch = match sys::pidfd_open(pid) {
+        Ok(fd) => Watch::Pidfd(fd),
         // Already exited and reaped: SIGCHLD is ignored here.
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => (sys::ready_eventfd()?, false),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Watch::Gone(sys::ready_eventfd()?),
         Err(e) => return Err(e.into()),
     };
+    Ok(add_child(Pid::from_raw(pid), watch, name, daemon))
+}
+
+/// Registers a child started by this process's forkserver: `pidfd` names it (the server
+/// opened it), `status` is the pipe the server relays its exit status on.
+pub(crate) fn register_relayed(
+    pid: Pid,
+    pidfd: OwnedFd,
+    status: OwnedFd,
+    name: String,
+    daemon: bool,
+) -> Arc<ChildState> {
+    add_child(pid, Watch::Relayed { pidfd, status }, name, daemon)
+}
+
+fn add_child(pid: Pid, watch: Watch, name: String, daemon: bool) -> Arc<ChildState> {
     let state = Arc::new(ChildState {
-        pid: Pid::from_raw(pid),
-        fd,
-        is_pidfd,
+        pid,
+        watch,
         name: Mutex::new(name),
         daemon,
         exit: Mutex::new(None),
     });
     registry().children.push(Arc::clone(&state));
-    Ok(state)
+    state
+}
+
+/// This process's own pidfd (opened at first use), to hand to a forkserver's children.
+pub(crate) fn self_pidfd() -> Result<Arc<OwnedFd>, ProcessError> {
+    let mut reg = registry();
+    if let Some(fd) = &reg.self_pidfd {
+        return Ok(Arc::clone(fd));
+    }
+    let fd = Arc::new(sys::pidfd_open(identity::pid())?);
+    reg.self_pidfd = Some(Arc::clone(&fd));
+    Ok(fd)
 }
 
 /// The parent of a process started by `exec`, as its job describes it.
@@ -405,6 +464,9 @@ pub(crate) struct SpawnedBy {
     pub(crate) pid: Pid,
     pub(crate) name: String,
     pub(crate) main_thread: bool,
+    /// Its pidfd, when it came with the job (a forkserver's client); otherwise it is opened
+    /// here, and only if the parent is still this process's parent.
+    pub(crate) pidfd: Option<OwnedFd>,
 }
 
 /// Makes a process started by `exec` (the `spawn` start method) who it was started as: its
@@ -412,10 +474,16 @@ pub(crate) struct SpawnedBy {
 /// already gone, there is none, and a daemon notices at once through `getppid`).
 pub(crate) fn become_spawned(becomes: Becomes, parent: SpawnedBy) -> ChildSetup {
     let mut reg = registry();
-    let parent_pidfd = sys::pidfd_open(parent.pid.as_raw())
-        .ok()
-        .filter(|_| sys::getppid() == parent.pid.as_raw())
-        .map(Arc::new);
+    // A forkserver's worker gets its client's pidfd with the job: its real parent is the
+    // server, so `PR_SET_PDEATHSIG` (and the `getppid` check) would follow the wrong process.
+    let relayed = parent.pidfd.is_some();
+    let parent_pidfd = match parent.pidfd {
+        Some(fd) => Some(Arc::new(fd)),
+        None => sys::pidfd_open(parent.pid.as_raw())
+            .ok()
+            .filter(|_| sys::getppid() == parent.pid.as_raw())
+            .map(Arc::new),
+    };
     reg.identity = becomes.lineage;
     reg.counter = 0;
     reg.name = Some(becomes.name);
@@ -427,7 +495,7 @@ pub(crate) fn become_spawned(becomes: Becomes, parent: SpawnedBy) -> ChildSetup 
     }));
     ChildSetup {
         parent_pid: parent.pid,
-        parent_main_thread: parent.main_thread,
+        parent_main_thread: parent.main_thread && !relayed,
         parent_pidfd,
     }
 }

@@ -367,18 +367,15 @@ extern "C" fn spawn_entry(
     _envp: *const *const libc::c_char,
 ) {
     // Never unwind into the C runtime.
-    let prepared = match std::panic::catch_unwind(crate::exec::prepare) {
-        Ok(None) => return,
-        Ok(Some(ready)) => ready,
+    match std::panic::catch_unwind(crate::forkserver::serve_if_asked) {
+        Ok(()) => {}
         Err(_) => exit_now(1),
-    };
-    // SAFETY: the job came from the parent through an fd it handed to this process at exec,
-    // and was checked (magic, version, length, fds); the parent made the offset from a
-    // `Trampoline` of this same binary, since it exec'd `/proc/self/exe`. A program with
-    // elevated privileges was refused (`prepare`), so whoever set the job up could run this
-    // program's code anyway.
-    let trampoline = unsafe { trampoline_at(prepared.trampoline_offset()) };
-    crate::exec::run(prepared, trampoline)
+    }
+    match std::panic::catch_unwind(crate::exec::prepare) {
+        Ok(None) => {}
+        Ok(Some(ready)) => run_job(ready),
+        Err(_) => exit_now(1),
+    }
 }
 
 /// Whether this program runs with elevated privileges (set-user-ID, set-group-ID, or file
@@ -420,4 +417,110 @@ pub(crate) fn keep_fds_across_exec(cmd: &mut std::process::Command, fds: Vec<Raw
             Ok(())
         });
     }
+}
+
+// ---- The forkserver: its socket, relayed exit statuses. ----
+
+/// A connected pair of close-on-exec `SOCK_SEQPACKET` Unix sockets (message boundaries kept).
+pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: two fresh fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A close-on-exec pipe: (read end, write end). The read end is non-blocking.
+pub(crate) fn status_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: two fresh fds that nothing else owns.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: F_SETFL on our own fresh fd.
+    cvt(unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) })?;
+    Ok((r, w))
+}
+
+/// The wire form of a relayed exit status: 8 bytes.
+pub(crate) fn encode_relayed_status(raw: RawExit) -> [u8; 8] {
+    let (kind, value) = match raw {
+        RawExit::Exited(code) => (0u32, code),
+        RawExit::Signaled(sig, false) => (1, sig),
+        RawExit::Signaled(sig, true) => (2, sig),
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&kind.to_le_bytes());
+    out[4..].copy_from_slice(&value.to_le_bytes());
+    out
+}
+
+/// Reads a relayed exit status from a forkserver's status pipe (non-blocking):
+/// `Ok(None)` if nothing came yet, `Ok(Some(None))` at end of file without a valid status
+/// (the server died), `Ok(Some(Some(status)))` once it came.
+pub(crate) fn read_relayed_status(fd: BorrowedFd<'_>) -> io::Result<Option<Option<RawExit>>> {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is valid for writes of its length.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // The server writes the 8 bytes in one write, far below PIPE_BUF: all or nothing.
+    if n != 8 {
+        return Ok(Some(None));
+    }
+    let kind = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let value = i32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Ok(Some(match (kind, value) {
+        (0, code) if (0..=255).contains(&code) => Some(RawExit::Exited(code)),
+        (1, sig) if (1..=64).contains(&sig) => Some(RawExit::Signaled(sig, false)),
+        (2, sig) if (1..=64).contains(&sig) => Some(RawExit::Signaled(sig, true)),
+        _ => None,
+    }))
+}
+
+/// Polls `fds` for readability (no timeout); returns which are readable (or hung up).
+pub(crate) fn poll_many(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds for the duration of the call.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if rc >= 0 {
+            return Ok(pfds.iter().map(|p| p.revents != 0).collect());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Runs a checked job (from an exec'd spawn child's entry, or in a forkserver's worker) and
+/// ends the process.
+pub(crate) fn run_job(ready: crate::exec::Ready) -> ! {
+    // SAFETY: the job came from this program's own parent (through an fd handed over at exec,
+    // or from the forkserver's client over its private socket) and was checked (magic,
+    // version, length, fds); the parent made the offset from a `Trampoline` of this same
+    // binary (`/proc/self/exe`). A program with elevated privileges was refused, so whoever
+    // set the job up could run this program's code anyway.
+    let trampoline = unsafe { trampoline_at(ready.trampoline_offset()) };
+    crate::exec::run(ready, trampoline)
 }

@@ -6,6 +6,7 @@
 use multiproc_internal::testing::{become_subreaper, fork_child, watchdog};
 use multiproc_process::{os, Builder, ExitStatus, Pid, Process, Signal, StartMethod};
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,51 @@ fn spawned_daemon_dies_with_sigkilled_parent() {
             took < Duration::from_secs(1),
             "the daemon died after {took:?}"
         );
+    });
+    sandbox.assert_success();
+}
+
+#[test]
+fn forkserver_daemon_dies_with_sigkilled_client() {
+    let _w = watchdog(LIMIT);
+    let sandbox = fork_child(|| {
+        become_subreaper().unwrap();
+        let (mut d_ours, d_theirs) = UnixStream::pair().unwrap();
+        let (mut rx, mut tx) = UnixStream::pair().unwrap();
+        let mut parent = Process::new(move || {
+            let d_theirs = multiproc_pipe::Fd::new(d_theirs);
+            let mut d = Builder::new()
+                .daemon(true)
+                .start_method(StartMethod::Forkserver)
+                .process_fn(
+                    |fd: multiproc_pipe::Fd| echo_fn(UnixStream::from(fd.into_inner())),
+                    d_theirs,
+                );
+            d.start().unwrap();
+            writeln!(tx, "{}", d.pid().unwrap()).unwrap();
+            let mut b = [0u8; 1];
+            let _ = tx.read(&mut b);
+        });
+        parent.start().unwrap();
+        let d: i32 = read_line(&mut rx).trim().parse().unwrap();
+        ping(&mut d_ours);
+        // The daemon is the forkserver's child, not its client's: it may be reaped by the
+        // server or, once the server is gone, adopted by this sandbox. Watch it by pidfd.
+        let d_fd = multiproc_signal::PidFd::open(Pid::from_raw(d)).unwrap();
+        parent.kill().unwrap();
+        parent.join().unwrap();
+        let t0 = Instant::now();
+        assert!(
+            multiproc_internal::testing::fd_readable(d_fd.as_fd(), Duration::from_secs(10)),
+            "the daemon outlived its parent"
+        );
+        let took = t0.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "the daemon died after {took:?}"
+        );
+        // Whoever adopted it reaps it; this sandbox may be the one.
+        let _ = os::waitpid(Pid::from_raw(d), os::WaitFlags::NOHANG);
     });
     sandbox.assert_success();
 }

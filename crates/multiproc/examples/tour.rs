@@ -381,6 +381,15 @@ fn processes() -> Result {
         assert_eq!(h.join()?, u64::from(n * n));
     }
     let per_spawn = start.elapsed() / SPAWNS;
+    // The forkserver start method: forks of a single-threaded server started once.
+    let start = Instant::now();
+    for n in 0..SPAWNS {
+        let h = multiproc::process::Builder::new()
+            .start_method(StartMethod::Forkserver)
+            .spawn_fn(square, u64::from(n))?;
+        assert_eq!(h.join()?, u64::from(n * n));
+    }
+    let per_forkserver = start.elapsed() / SPAWNS;
     let h = spawn(|| (1..=20u64).product::<u64>())?;
     let factorial = h.join()?;
     let panicked = spawn(|| -> u64 { panic!("a child's panic comes back as an error") })?;
@@ -397,7 +406,7 @@ fn processes() -> Result {
     sleeper.terminate()?;
     let status = sleeper.join()?;
     println!(
-        "Process           start + join: {per_start:.2?} (fork), {per_spawn:.2?} (spawn: exec, fn item); \
+        "Process           start + join: {per_start:.2?} (fork), {per_spawn:.2?} (spawn), {per_forkserver:.2?} (forkserver); \
          spawn returned 20! = {factorial}; a panic came back as \"{message}\"; terminate: {status} (exitcode {})",
         status.exitcode()
     );

@@ -26,7 +26,7 @@
 //! | `p.terminate()`, `p.kill()`, `p.sentinel` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`sentinel`](Process::sentinel) | through a pidfd: never a recycled pid |
 //! | subclass `Process`, override `run` | [`process::Run`] and [`Process::from_run`] | |
 //! | `Process(target=f, args=(a,))`, any start method | [`Process::from_fn(f, a)`](Process::from_fn), [`process::spawn_fn(f, a)`](process::spawn_fn) | `f` a `fn` item; `a` serializable, shared objects inside it travel as fds |
-//! | `set_start_method('spawn')` | [`process::set_start_method(StartMethod::Spawn)`](process::set_start_method), [`process::Builder::start_method`] | nothing to add to `main`: an entry hook runs the child |
+//! | `set_start_method('spawn' / 'forkserver')` | [`process::set_start_method(StartMethod::Spawn)`](process::set_start_method), [`process::Builder::start_method`] | nothing to add to `main`: an entry hook runs the child (and the forkserver) |
 //! | (a return value: `Pool.apply`) | [`spawn(f)`](spawn) → [`JoinHandle::join`](process::JoinHandle::join) | `std::thread::spawn` with processes: the value, or the panic's message as an error |
 //! | daemon children at exit; killed parent | [`process::Builder::daemon`] | SIGTERM at normal exit; SIGKILL when the parent dies in any way, even from a thread that ended |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`process::current_process`], [`process::parent_process`], [`process::active_children`], [`process::cpu_count`] | `cpu_count` follows the affinity mask |
