@@ -511,6 +511,31 @@ pub fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
     rc > 0
 }
 
+/// Narrows this process's CPU affinity mask to the first CPU it may run on now, and returns
+/// that CPU. Only for a sandbox child (`fork_child`, whose only thread this is): the mask is
+/// inherited by children.
+///
+/// # Errors
+///
+/// The OS error of `sched_getaffinity` / `sched_setaffinity`.
+pub fn pin_to_first_allowed_cpu() -> io::Result<usize> {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid out-pointer of the size passed.
+    cvt(unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) })?;
+    // SAFETY: CPU_ISSET only reads the set; the index is below CPU_SETSIZE.
+    let cpu = (0..libc::CPU_SETSIZE as usize)
+        .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .ok_or_else(|| io::Error::other("an empty affinity mask"))?;
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `one`; the index is below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    // SAFETY: `one` is a valid set of the size passed.
+    cvt(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) })?;
+    Ok(cpu)
+}
+
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphans among its
 /// descendants are adopted by it instead of init, so it can wait for them by pid. Only for a
 /// sandbox child (`fork_child`), never the shared test process.

@@ -101,8 +101,10 @@ impl ParentProcess {
     }
 }
 
-/// The process that started this one with this crate (Python's `parent_process()`); `None`
-/// in a program's first process, and in a child created by [`os::fork`](crate::os::fork).
+/// The process that started this one with this crate (Python's `parent_process()`), also
+/// through [`os::fork`](crate::os::fork); `None` in a program's first process and in a process
+/// started by other means. For a child of the forkserver, its parent is the process that
+/// asked for it, not the server.
 pub fn parent_process() -> Option<ParentProcess> {
     registry::parent().map(|info| ParentProcess { info })
 }

@@ -28,6 +28,8 @@ pub enum ProcessError {
     /// The argument of a `fn` target could not be encoded for the child; the encoder's
     /// message.
     Argument(String),
+    /// The start method cannot work in this program; why.
+    Unsupported(&'static str),
     /// The operating system refused (`fork` with `EAGAIN` when out of processes, …).
     Io(io::Error),
 }
@@ -48,6 +50,7 @@ impl fmt::Display for ProcessError {
                 "the {m} start method cannot run a closure: give it a fn item and an argument"
             ),
             ProcessError::Argument(msg) => write!(f, "the argument could not be encoded: {msg}"),
+            ProcessError::Unsupported(why) => f.write_str(why),
             ProcessError::Io(e) => write!(f, "{e}"),
         }
     }

@@ -113,12 +113,26 @@ pub(crate) fn job_file(
     Ok(file)
 }
 
+/// Refuses a job whose code the child could not find: the function and its trampoline must
+/// be in the main executable, with this crate (see [`sys::code_in_executable`]).
+pub(crate) fn check_code(job: &EncodedJob) -> Result<(), ProcessError> {
+    if sys::code_in_executable(&[job.trampoline as usize, job.func]) {
+        Ok(())
+    } else {
+        Err(ProcessError::Unsupported(
+            "the spawn and forkserver start methods need multiproc-process and the function \
+             linked into the main executable (not a shared library)",
+        ))
+    }
+}
+
 /// Starts a spawned child for `job`; with `result`, the child leaves its outcome there.
 pub(crate) fn start(
     job: EncodedJob,
     becomes: Becomes,
     result: Option<&File>,
 ) -> Result<Arc<ChildState>, ProcessError> {
+    check_code(&job)?;
     registry::ensure_exit_hook();
     registry::reap_finished();
     let handles: Vec<RawFd> = job.collected.fds.iter().map(AsRawFd::as_raw_fd).collect();
@@ -136,7 +150,10 @@ pub(crate) fn start(
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
     }
-    cmd.env(JOB_ENV, job_file.as_raw_fd().to_string());
+    cmd.env(
+        JOB_ENV,
+        format!("{}:{}", job_file.as_raw_fd(), sys::fingerprint()),
+    );
     sys::keep_fds_across_exec(&mut cmd, keep);
     let _ = io::stdout().flush();
     let child = cmd.spawn()?;
@@ -194,13 +211,19 @@ impl Ready {
 /// if the job is unusable.
 pub(crate) fn prepare() -> Option<Ready> {
     let value = std::env::var_os(JOB_ENV)?;
+    // A job for another copy of this crate (another version) is left to that copy's hook.
+    let (fd, mark) = value.to_str()?.split_once(':')?;
+    if mark != sys::fingerprint() {
+        return None;
+    }
+    let fd = fd.to_owned();
     // Not for this process's own children.
     std::env::remove_var(JOB_ENV);
     if sys::is_secure_exec() {
         fail("the spawn start method is refused in a set-user-ID or set-group-ID program");
     }
-    let Some(fd) = value.to_str().and_then(|v| v.parse::<RawFd>().ok()) else {
-        fail("MULTIPROC_SPAWN_JOB is not an fd number");
+    let Ok(fd) = fd.parse::<RawFd>() else {
+        fail("MULTIPROC_SPAWN_JOB does not start with an fd number");
     };
     let job_file = match sys::take_inherited_fd(fd) {
         Ok(fd) => File::from(fd),

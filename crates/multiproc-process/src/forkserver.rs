@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 const SERVER_ENV: &str = "MULTIPROC_FORKSERVER";
 const MAGIC: u32 = 0x4d50_4653; // "MPFS"
@@ -32,7 +32,7 @@ const FIXED_FDS: usize = 4;
 
 /// This process's connection to its forkserver.
 #[derive(Debug)]
-struct Client {
+pub(crate) struct Client {
     /// The process that started the server: a child forked since must start its own.
     owner: i32,
     sock: OwnedFd,
@@ -40,6 +40,23 @@ struct Client {
 }
 
 static CLIENT: Mutex<Option<Client>> = Mutex::new(None);
+
+/// The forkserver client, locked (held across forks, see `registry::ForkLocks`).
+pub(crate) type ClientGuard = MutexGuard<'static, Option<Client>>;
+
+pub(crate) fn lock_client() -> ClientGuard {
+    CLIENT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// In a forked child: the parent's forkserver is not the child's. Its socket is closed (so
+/// the server does not outlive the parent because of this child) and the server's handle
+/// forgotten (it is not the child's to wait for).
+pub(crate) fn forget_in_child(slot: &mut ClientGuard) {
+    if let Some(old) = slot.take() {
+        drop(old.sock);
+        std::mem::forget(old.server);
+    }
+}
 
 fn connect(slot: &mut Option<Client>) -> Result<&Client, ProcessError> {
     let me = identity::pid();
@@ -63,9 +80,11 @@ fn connect(slot: &mut Option<Client>) -> Result<&Client, ProcessError> {
         if let Some(arg0) = std::env::args_os().next() {
             cmd.arg0(arg0);
         }
-        cmd.env(SERVER_ENV, theirs.as_raw_fd().to_string());
+        cmd.env(
+            SERVER_ENV,
+            format!("{}:{}", theirs.as_raw_fd(), sys::fingerprint()),
+        );
         sys::keep_fds_across_exec(&mut cmd, vec![theirs.as_raw_fd()]);
-        let _ = io::stdout().flush();
         let server = cmd.spawn()?;
         drop(theirs);
         *slot = Some(Client {
@@ -84,6 +103,7 @@ pub(crate) fn start(
     becomes: Becomes,
     result: Option<&File>,
 ) -> Result<Arc<ChildState>, ProcessError> {
+    exec::check_code(&job)?;
     registry::ensure_exit_hook();
     registry::reap_finished();
     let job_file = exec::job_file(&job, &becomes, Vec::new(), None)?;
@@ -106,7 +126,9 @@ pub(crate) fn start(
     fds.extend(result.map(AsFd::as_fd));
     fds.extend(handles.iter().map(AsFd::as_fd));
 
-    let mut slot = CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    // Not while holding the client (a fork holds stdout first, then the client).
+    let _ = io::stdout().flush();
+    let mut slot = lock_client();
     let client = connect(&mut slot)?;
     let reply = exchange(client.sock.as_fd(), &header, &fds);
     let (pid, pidfd) = match reply {
@@ -173,12 +195,20 @@ pub(crate) fn serve_if_asked() {
     let Some(value) = std::env::var_os(SERVER_ENV) else {
         return;
     };
+    // A server for another copy of this crate (another version) is left to that copy's hook.
+    let Some((fd, mark)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return;
+    };
+    if mark != sys::fingerprint() {
+        return;
+    }
+    let fd = fd.to_owned();
     std::env::remove_var(SERVER_ENV);
     if sys::is_secure_exec() {
         fail("refused in a set-user-ID or set-group-ID program");
     }
-    let Some(fd) = value.to_str().and_then(|v| v.parse::<RawFd>().ok()) else {
-        fail("MULTIPROC_FORKSERVER is not an fd number");
+    let Ok(fd) = fd.parse::<RawFd>() else {
+        fail("MULTIPROC_FORKSERVER does not start with an fd number");
     };
     match sys::take_inherited_fd(fd) {
         Ok(sock) => serve(sock),
@@ -193,6 +223,7 @@ struct Worker {
 }
 
 fn serve(sock: OwnedFd) -> ! {
+    sys::ignore_sigpipe();
     let mut sock = Some(sock);
     let mut workers: Vec<Worker> = Vec::new();
     loop {
@@ -307,8 +338,16 @@ fn start_worker(
             Err(e) => fail(&format!("a worker's job: {e}")),
         }
     })?;
-    let pidfd = sys::pidfd_open(pid)?;
-    let for_client = pidfd.try_clone()?;
+    // Without a pidfd the client cannot be told of the worker: it must not run.
+    let pidfds = sys::pidfd_open(pid).and_then(|fd| Ok((fd.try_clone()?, fd)));
+    let (pidfd, for_client) = match pidfds {
+        Ok(fds) => fds,
+        Err(e) => {
+            let _ = multiproc_signal::kill(Pid::from_raw(pid), multiproc_signal::Signal::Kill);
+            let _ = sys::waitpid(pid, 0);
+            return Err(e);
+        }
+    };
     if let Some(status) = status {
         workers.push(Worker { pidfd, status });
     }

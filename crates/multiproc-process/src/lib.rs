@@ -33,8 +33,9 @@
 //!
 //! - Every child is waited for through its pidfd: `join_timeout` holds its timeout, and a
 //!   signal never reaches a process that later got the child's pid.
-//! - A child whose handle is dropped is reaped later (by the next start, by
-//!   [`active_children`], or at exit); it never stays a zombie.
+//! - A child whose handle is dropped while it runs is reaped later, as Python does: by the
+//!   next start, by [`active_children`], or at exit (until then, once it ends, it is a
+//!   zombie).
 //! - At normal exit, a process sends SIGTERM to its daemonic children (SIGKILL after a
 //!   second) and waits for the others, as Python does. A daemonic child also dies when its
 //!   parent is killed (even by SIGKILL), including when it was started from a thread that

@@ -10,6 +10,7 @@ use crate::status::ExitStatus;
 use crate::sys;
 use multiproc_signal::Pid;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 
 pub use crate::sys::fork;
 
@@ -92,37 +93,50 @@ pub fn waitpid(pid: Pid, flags: WaitFlags) -> io::Result<Option<(Pid, ExitStatus
 /// `fork` failures, in this process or in the child.
 pub fn double_fork(f: impl FnOnce()) -> io::Result<Pid> {
     let (mut rx, tx) = io::pipe()?;
+    let mut tx = Some(tx);
     let locks = registry::lock_for_fork().map_err(crate::ProcessError::into_io)?;
-    let middle = sys::fork_diverging(move || {
-        let setup = locks.become_child(None);
-        drop(setup);
-        let mut tx = tx;
-        let report = registry::lock_for_fork().and_then(|locks| {
-            Ok(sys::fork_diverging(move || {
+    let middle = sys::fork_diverging(|| {
+        drop(locks.become_child(None));
+        let mut report = tx.take();
+        let grandchild = registry::lock_for_fork().and_then(|locks| {
+            Ok(sys::fork_diverging(|| {
                 let setup = locks.become_child(None);
+                // The grandchild keeps nothing of the report pipe.
+                drop(report.take());
                 child::bootstrap(setup, false, || {
                     f();
                     0
                 })
             })?)
         });
-        let code = match report {
-            Ok(pid) => {
+        let code = match (grandchild, report.as_mut()) {
+            (Ok(pid), Some(report)) => {
                 use std::io::Write;
-                i32::from(tx.write_all(&pid.to_le_bytes()).is_err())
+                i32::from(report.write_all(&pid.to_le_bytes()).is_err())
             }
-            Err(_) => 1,
+            _ => 1,
         };
         sys::exit_now(code)
     })?;
+    drop(tx);
+    // Reap the middle child first: once it is gone, what it reported is in the pipe (or it
+    // reported nothing). With SIGCHLD ignored the kernel reaped it already: `ECHILD`.
+    let status = match waitpid(Pid::from_raw(middle), WaitFlags::NONE) {
+        Ok(s) => s.map(|(_, s)| s),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => None,
+        Err(e) => return Err(e),
+    };
     let mut buf = [0u8; 4];
-    let read = rx.read_exact(&mut buf);
-    let status = waitpid(Pid::from_raw(middle), WaitFlags::NONE)?;
-    match (read, status) {
-        (Ok(()), Some((_, s))) if s.success() => Ok(Pid::from_raw(i32::from_le_bytes(buf))),
+    // Read only what is there: another thread's child, forked meanwhile, may hold a copy of
+    // the write end, so waiting for the end of the pipe could wait for good.
+    let reported = sys::poll_readable(rx.as_fd(), Some(std::time::Duration::ZERO))?
+        && rx.read_exact(&mut buf).is_ok();
+    match (reported, status) {
+        (true, None) => Ok(Pid::from_raw(i32::from_le_bytes(buf))),
+        (true, Some(s)) if s.success() => Ok(Pid::from_raw(i32::from_le_bytes(buf))),
         (_, s) => Err(io::Error::other(format!(
             "the intermediate child failed to fork: {}",
-            s.map_or_else(|| "no status".to_owned(), |(_, s)| s.to_string())
+            s.map_or_else(|| "no status".to_owned(), |s| s.to_string())
         ))),
     }
 }

@@ -257,15 +257,18 @@ impl Builder {
 ///
 /// Started by `fork`: the target closure runs in a copy of this process and may use anything
 /// it captured or borrowed from it. Forking a multi-threaded program copies only the calling
-/// thread: the child must not rely on locks another thread held at that moment (the crate
-/// holds its own and std's stdout/stderr across the fork, so printing is safe).
+/// thread: the child must not rely on locks another thread held at that moment. The crate
+/// holds its own locks and std's stdout and stderr across the fork, so the child can print
+/// (output captured by a test harness goes through the harness's own buffer instead, which
+/// is not covered); [`StartMethod::Forkserver`] avoids the hazard altogether.
 ///
 /// The child ends with exit code 0 when the target returns, 1 when it panics, and `n` when it
 /// calls [`os::exit(n)`](crate::os::exit); before exiting it terminates its own daemonic
 /// children and joins the others, and flushes stdout.
 ///
 /// Dropping a `Process` never blocks: a child still running is reaped later (by the next
-/// `start`, by [`active_children`](crate::active_children), or at exit).
+/// `start`, by [`active_children`](crate::active_children), or at exit; until then, once it
+/// ends, it is a zombie).
 ///
 /// ```
 /// use multiproc_process::Process;

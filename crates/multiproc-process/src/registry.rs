@@ -133,7 +133,7 @@ impl ChildState {
                 return Ok(None);
             }
             if let Some(status) = self.try_reap()? {
-                forget(self.pid);
+                forget(self);
                 return Ok(Some(status));
             }
             if deadline.is_some_and(|d| d.has_passed()) {
@@ -147,7 +147,7 @@ impl ChildState {
         match self.try_reap() {
             Ok(None) => true,
             Ok(Some(_)) => {
-                forget(self.pid);
+                forget(self);
                 false
             }
             Err(_) => false,
@@ -218,6 +218,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 static EXIT_HOOK: Once = Once::new();
 
 fn registry() -> MutexGuard<'static, Registry> {
+    ensure_atfork();
     let mut reg = lock(&REGISTRY);
     let me = identity::pid();
     if reg.owner != me {
@@ -234,8 +235,10 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 /// Removes a reaped child from the registry.
-fn forget(pid: Pid) {
-    registry().children.retain(|c| c.pid != pid);
+fn forget(child: &ChildState) {
+    registry()
+        .children
+        .retain(|c| !std::ptr::eq(Arc::as_ptr(c), child));
 }
 
 /// Reaps every child that has ended (Python's `_cleanup`).
@@ -305,22 +308,51 @@ pub(crate) struct Becomes {
     pub(crate) daemon: bool,
 }
 
-/// What is held across a fork: the registry, stdout and stderr. The child inherits them
-/// locked by its own (only) thread and releases them in [`ForkLocks::become_child`]; so it
-/// finds a registry nobody was changing, streams it can use, and nothing the parent buffered
-/// is written twice.
+/// What is held across a fork: stdout, stderr, the forkserver client, and the registry,
+/// taken in that order (and released in the reverse), so that no thread ever waits for a
+/// stream while holding the registry. The child inherits them locked by its own (only)
+/// thread and releases them in [`ForkLocks::become_child`]; so it finds a registry nobody was
+/// changing, streams it can use, and nothing the parent buffered is written twice.
 pub(crate) struct ForkLocks {
     reg: MutexGuard<'static, Registry>,
-    out: io::StdoutLock<'static>,
+    client: crate::forkserver::ClientGuard,
     err: io::StderrLock<'static>,
+    out: io::StdoutLock<'static>,
+    holding: Holding,
     /// The child's view of this process, built before the fork.
     parent: Arc<ParentInfo>,
     setup: ChildSetup,
 }
 
+thread_local! {
+    /// Set while this thread holds the registry for a fork of its own, so the `pthread_atfork`
+    /// handler (for forks made outside this crate) does not take it again.
+    static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as holding the registry for a fork, until dropped.
+struct Holding;
+
+impl Holding {
+    fn new() -> Holding {
+        HOLDING.with(|h| h.set(true));
+        Holding
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let _ = HOLDING.try_with(|h| h.set(false));
+    }
+}
+
 /// Takes the locks to hold across a fork (and makes sure this process has a pidfd to hand
 /// its children).
 pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
+    let mut out = io::stdout().lock();
+    let _ = out.flush();
+    let err = io::stderr().lock();
+    let client = crate::forkserver::lock_client();
     let mut reg = registry();
     if reg.self_pidfd.is_none() {
         reg.self_pidfd = Some(Arc::new(sys::pidfd_open(identity::pid())?));
@@ -336,12 +368,12 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
         parent_main_thread: identity::tid() == identity::pid(),
         parent_pidfd: reg.self_pidfd.clone(),
     };
-    let mut out = io::stdout().lock();
-    let _ = out.flush();
     Ok(ForkLocks {
         reg,
+        client,
+        err,
         out,
-        err: io::stderr().lock(),
+        holding: Holding::new(),
         parent,
         setup,
     })
@@ -349,18 +381,18 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
 
 impl ForkLocks {
     /// In the child: makes the registry the child's (no children; this process's pidfd kept
-    /// as the parent's; with `becomes`, a new name and identity) and releases the locks.
-    /// Allocates nothing and frees nothing.
+    /// as the parent's; with `becomes`, a new name and identity), forgets the parent's
+    /// forkserver, and releases the locks. Allocates nothing and frees nothing.
     pub(crate) fn become_child(self, becomes: Option<Becomes>) -> ChildSetup {
         let ForkLocks {
             mut reg,
-            out,
+            mut client,
             err,
+            out,
+            holding,
             parent,
             setup,
         } = self;
-        drop(err);
-        drop(out);
         reg.owner = identity::pid();
         if !reg.children.is_empty() {
             // The parent's children: their states (and pidfds) stay allocated, unfreed.
@@ -375,8 +407,50 @@ impl ForkLocks {
         // The pidfd naming the parent now lives in `parent`; the child opens its own.
         std::mem::forget(reg.self_pidfd.take());
         std::mem::forget(reg.parent.replace(parent));
+        drop(reg);
+        crate::forkserver::forget_in_child(&mut client);
+        drop(client);
+        drop(err);
+        drop(out);
+        drop(holding);
         setup
     }
+}
+
+static ATFORK: Once = Once::new();
+
+thread_local! {
+    /// The registry, held by the `pthread_atfork` handlers across a fork made outside this
+    /// crate (`libc::fork`, nix): the child then never inherits it locked by another thread.
+    static STASH: std::cell::RefCell<Option<MutexGuard<'static, Registry>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+extern "C" fn atfork_prepare() {
+    if HOLDING.try_with(|h| h.get()).unwrap_or(true) {
+        return;
+    }
+    let guard = lock(&REGISTRY);
+    let _ = STASH.try_with(|s| *s.borrow_mut() = Some(guard));
+}
+
+extern "C" fn atfork_release() {
+    let _ = STASH.try_with(|s| s.borrow_mut().take());
+}
+
+/// Installs the `pthread_atfork` handlers that hold the registry across forks made outside
+/// this crate (once).
+fn ensure_atfork() {
+    ATFORK.call_once(|| {
+        // Without them, a fork made elsewhere while another thread holds the registry could
+        // leave the child's registry locked: say so rather than fail.
+        if let Err(e) = sys::at_fork(atfork_prepare, atfork_release, atfork_release) {
+            let _ = writeln!(
+                io::stderr(),
+                "multiproc: {e}: forks made outside multiproc are unguarded"
+            );
+        }
+    });
 }
 
 /// Registers the exit hook that finishes this process's children (once).
@@ -404,7 +478,18 @@ pub(crate) fn fork(
     let name = becomes.name.clone();
     let daemon = becomes.daemon;
     let locks = lock_for_fork()?;
-    let pid = sys::fork_diverging(move || body(locks.become_child(Some(becomes))))?;
+    // The body (the user's closure and what it captured) is dropped in the parent only after
+    // the locks are released (when the closure below is dropped unrun): its destructors may
+    // use this crate.
+    let mut body = Some(body);
+    let pid = sys::fork_diverging(|| {
+        let setup = locks.become_child(Some(becomes));
+        match body.take() {
+            Some(body) => body(setup),
+            None => sys::exit_now(1),
+        }
+    })?;
+    drop(body);
     register(pid, name, daemon)
 }
 
@@ -416,7 +501,11 @@ pub(crate) fn register(
     daemon: bool,
 ) -> Result<Arc<ChildState>, ProcessError> {
     let watch = match sys::pidfd_open(pid) {
-        Ok(fd) => Watch::Pidfd(fd),
+        // If the child was reaped by the kernel (SIGCHLD ignored) before the pidfd was opened,
+        // its pid may already name another process: the pidfd is ours only if `waitid`
+        // still finds our child behind it.
+        Ok(fd) if sys::is_own_child(fd.as_fd()) => Watch::Pidfd(fd),
+        Ok(_) => Watch::Gone(sys::ready_eventfd()?),
         // Already exited and reaped: SIGCHLD is ignored here.
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Watch::Gone(sys::ready_eventfd()?),
         Err(e) => return Err(e.into()),
@@ -512,11 +601,21 @@ pub(crate) fn finish_children() {
     for c in children.iter().filter(|c| c.daemon) {
         let _ = c.signal(Signal::Term);
     }
-    for c in children.iter().filter(|c| c.daemon) {
-        if !matches!(c.wait(Some(DAEMON_GRACE)), Ok(Some(_)) | Err(_)) {
-            let _ = c.signal(Signal::Kill);
-            let _ = c.wait(None);
-        }
+    // One grace period for all of them, then SIGKILL to those still running.
+    let deadline = std::time::Instant::now() + DAEMON_GRACE;
+    let stubborn: Vec<&Arc<ChildState>> = children
+        .iter()
+        .filter(|c| c.daemon)
+        .filter(|c| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            matches!(c.wait(Some(left)), Ok(None))
+        })
+        .collect();
+    for c in &stubborn {
+        let _ = c.signal(Signal::Kill);
+    }
+    for c in &stubborn {
+        let _ = c.wait(None);
     }
     for c in children.iter().filter(|c| !c.daemon) {
         let _ = c.wait(None);

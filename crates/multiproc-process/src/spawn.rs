@@ -192,8 +192,8 @@ impl<T: DeserializeOwned> JoinHandle<T> {
     /// exited or was killed without returning; [`JoinError::Encode`] /
     /// [`JoinError::Decode`]; [`JoinError::Process`] if waiting failed.
     pub fn join(mut self) -> Result<T, JoinError> {
-        self.state.wait(None)?;
-        self.take()
+        let waited = self.state.wait(None);
+        self.take(waited)
     }
 
     /// Waits up to `timeout`: `Ok(None)` if the child is still running (call again later).
@@ -205,32 +205,31 @@ impl<T: DeserializeOwned> JoinHandle<T> {
         if self.file.is_none() {
             return Err(JoinError::AlreadyJoined);
         }
-        match self.state.wait(Some(timeout))? {
-            None => Ok(None),
-            Some(_) => self.take().map(Some),
+        match self.state.wait(Some(timeout)) {
+            Ok(None) => Ok(None),
+            waited => self.take(waited).map(Some),
         }
     }
 
-    fn take(&mut self) -> Result<T, JoinError> {
+    /// Takes what the child left, once it has ended. A value it left counts even if its exit
+    /// status was lost (reaped elsewhere, or its forkserver died).
+    fn take(&mut self, waited: Result<Option<ExitStatus>, ProcessError>) -> Result<T, JoinError> {
         let file = self.file.take().ok_or(JoinError::AlreadyJoined)?;
-        let status = match self.state.known_exit() {
-            Some(r) => r?,
-            None => return Err(JoinError::Process(ProcessError::NotStarted)),
-        };
+        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
         match read_outcome(&file)? {
             Some((KIND_VALUE, bytes)) => {
                 postcard::from_bytes(&bytes).map_err(|e| JoinError::Decode(e.to_string()))
             }
-            Some((KIND_PANIC, bytes)) => Err(JoinError::Panicked(
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )),
-            Some((KIND_ARGUMENT, bytes)) => Err(JoinError::Argument(
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )),
-            Some((KIND_ENCODE, bytes)) => Err(JoinError::Encode(
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )),
-            _ => Err(JoinError::NoValue(status)),
+            Some((KIND_PANIC, bytes)) => Err(JoinError::Panicked(text(bytes))),
+            Some((KIND_ARGUMENT, bytes)) => Err(JoinError::Argument(text(bytes))),
+            Some((KIND_ENCODE, bytes)) => Err(JoinError::Encode(text(bytes))),
+            _ => match waited {
+                Ok(Some(status)) => Err(JoinError::NoValue(status)),
+                Ok(None) => Err(JoinError::Process(ProcessError::Io(std::io::Error::other(
+                    "waiting without a timeout returned early",
+                )))),
+                Err(e) => Err(JoinError::Process(e)),
+            },
         }
     }
 

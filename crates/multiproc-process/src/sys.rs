@@ -168,6 +168,23 @@ pub(crate) fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool) -> io::Result<Optio
     }))
 }
 
+/// Whether the pidfd names a child of this process that has not been reaped
+/// (`waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT)` does not fail with `ECHILD`).
+pub(crate) fn is_own_child(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value to pass as the out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out-pointer; WNOWAIT leaves the child as it is.
+    let rc = cvt_r(|| unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            fd.as_raw_fd() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    });
+    !matches!(rc, Err(e) if e.raw_os_error() == Some(libc::ECHILD))
+}
+
 /// `waitpid(pid, flags)`: `Ok(None)` when `WNOHANG` was given and no child has ended.
 pub(crate) fn waitpid(
     pid: libc::pid_t,
@@ -259,6 +276,22 @@ pub(crate) fn at_exit(f: extern "C" fn()) -> io::Result<()> {
     }
 }
 
+/// Registers `pthread_atfork` handlers.
+pub(crate) fn at_fork(
+    prepare: extern "C" fn(),
+    parent: extern "C" fn(),
+    child: extern "C" fn(),
+) -> io::Result<()> {
+    // SAFETY: the handlers are plain `extern "C" fn()`s that live for the whole program; they
+    // take and release a mutex and touch thread-locals only.
+    let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
 /// How many CPUs this process may run on (`sched_getaffinity`).
 pub(crate) fn affinity_cpu_count() -> io::Result<usize> {
     // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
@@ -283,6 +316,45 @@ pub(crate) fn code_offset(addr: usize) -> u64 {
 /// The address at `offset` from the anchor (see [`code_offset`]).
 pub(crate) fn code_at(offset: u64) -> usize {
     (anchor as *const () as usize).wrapping_add(offset as usize)
+}
+
+/// The base address of the loaded object (the executable or a shared library) that holds
+/// `addr`, from `dladdr`.
+fn object_base(addr: usize) -> Option<usize> {
+    // SAFETY: an all-zero Dl_info is a valid out-parameter.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables; `info` is a valid out-pointer.
+    let found = unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) };
+    (found != 0 && !info.dli_fbase.is_null()).then_some(info.dli_fbase as usize)
+}
+
+/// The base address of the main executable (the object holding its program headers).
+fn executable_base() -> Option<usize> {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    let phdr = unsafe { libc::getauxval(libc::AT_PHDR) } as usize;
+    (phdr != 0).then(|| object_base(phdr)).flatten()
+}
+
+/// Checks that the anchor and every address in `code` lie in the main executable: only then
+/// does an offset from the anchor name the same code in another process running the same
+/// executable (a shared library is loaded at its own, independent, address).
+pub(crate) fn code_in_executable(code: &[usize]) -> bool {
+    let Some(exe) = executable_base() else {
+        return false;
+    };
+    std::iter::once(anchor as *const () as usize)
+        .chain(code.iter().copied())
+        .all(|addr| object_base(addr) == Some(exe))
+}
+
+/// What identifies this copy of the crate in this executable: its version and its anchor's
+/// place in the executable. A job or a server request carries it, and only the copy with
+/// the same fingerprint takes it (two versions of the crate in one program each have an
+/// entry hook).
+pub(crate) fn fingerprint() -> String {
+    let offset =
+        executable_base().map_or(0, |base| (anchor as *const () as usize).wrapping_sub(base));
+    format!("{}-{offset:x}", env!("CARGO_PKG_VERSION"))
 }
 
 /// What a job's function did.
@@ -516,6 +588,7 @@ pub(crate) fn poll_many(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<bool>> {
 /// Runs a checked job (from an exec'd spawn child's entry, or in a forkserver's worker) and
 /// ends the process.
 pub(crate) fn run_job(ready: crate::exec::Ready) -> ! {
+    ignore_sigpipe();
     // SAFETY: the job came from this program's own parent (through an fd handed over at exec,
     // or from the forkserver's client over its private socket) and was checked (magic,
     // version, length, fds); the parent made the offset from a `Trampoline` of this same
@@ -523,4 +596,12 @@ pub(crate) fn run_job(ready: crate::exec::Ready) -> ! {
     // set the job up could run this program's code anyway.
     let trampoline = unsafe { trampoline_at(ready.trampoline_offset()) };
     crate::exec::run(ready, trampoline)
+}
+
+/// Ignores SIGPIPE, as std's runtime does before `main` (a process started by `exec` runs its
+/// job before `main`, with the default disposition `Command` restored): writing to a closed
+/// pipe is then an error, not death.
+pub(crate) fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }

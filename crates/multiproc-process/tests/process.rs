@@ -25,6 +25,12 @@ fn open(gate: &mut UnixStream) {
     gate.write_all(b"x").expect("open the gate");
 }
 
+/// A daemonic child: if its test fails before releasing it, the exit hook of the test binary
+/// terminates it instead of waiting for it.
+fn daemon_process(f: impl FnOnce() + Send + 'static) -> Process {
+    Builder::new().daemon(true).process(f)
+}
+
 fn is_active(pid: Pid) -> bool {
     active_children().iter().any(|c| c.pid == pid)
 }
@@ -147,8 +153,8 @@ fn terminate_and_kill_report_the_signal() {
     let _w = watchdog(LIMIT);
     let (_keep_a, mut a) = gate();
     let (_keep_b, mut b) = gate();
-    let mut t = Process::new(move || wait_at(&mut a));
-    let mut k = Process::new(move || wait_at(&mut b));
+    let mut t = daemon_process(move || wait_at(&mut a));
+    let mut k = daemon_process(move || wait_at(&mut b));
     t.start().unwrap();
     k.start().unwrap();
     t.terminate().unwrap();
@@ -167,7 +173,7 @@ fn terminate_and_kill_report_the_signal() {
 fn join_timeout_returns_on_time() {
     let _w = watchdog(LIMIT);
     let (_keep, mut theirs) = gate();
-    let mut p = Process::new(move || wait_at(&mut theirs));
+    let mut p = daemon_process(move || wait_at(&mut theirs));
     p.start().unwrap();
     let asked = Duration::from_millis(200);
     let t0 = Instant::now();
@@ -227,11 +233,13 @@ fn spawn_reports_panics_exits_and_signals() {
         Err(JoinError::NoValue(ExitStatus::Exited(5)))
     ));
     let (_keep, mut theirs) = gate();
-    let killed = spawn(move || -> u32 {
-        wait_at(&mut theirs);
-        1
-    })
-    .unwrap();
+    let killed = Builder::new()
+        .daemon(true)
+        .spawn(move || -> u32 {
+            wait_at(&mut theirs);
+            1
+        })
+        .unwrap();
     killed.kill().unwrap();
     match killed.join() {
         Err(JoinError::NoValue(st)) => assert_eq!(st.signal(), Some(Signal::Kill)),
@@ -243,11 +251,13 @@ fn spawn_reports_panics_exits_and_signals() {
 fn spawn_join_timeout_then_value_once() {
     let _w = watchdog(LIMIT);
     let (mut ours, mut theirs) = gate();
-    let mut h = spawn(move || {
-        wait_at(&mut theirs);
-        "done".to_owned()
-    })
-    .unwrap();
+    let mut h = Builder::new()
+        .daemon(true)
+        .spawn(move || {
+            wait_at(&mut theirs);
+            "done".to_owned()
+        })
+        .unwrap();
     let t0 = Instant::now();
     assert_eq!(h.join_timeout(Duration::from_millis(100)).unwrap(), None);
     assert!(t0.elapsed() >= Duration::from_millis(100));
@@ -329,7 +339,8 @@ fn default_names_count_up_and_nest() {
         let n = p.name().strip_prefix("Process-").expect("default name");
         n.parse().expect("a top-level child has one number")
     };
-    assert_eq!(number(&b), number(&a) + 1);
+    // Other tests of this binary may make processes in between.
+    assert!(number(&b) > number(&a));
     // A child's children are numbered under the child's identity.
     let h = spawn(|| {
         let inner = spawn(|| current_process().name().to_owned()).unwrap();
@@ -365,7 +376,7 @@ fn dropped_handle_is_reaped_later() {
 fn sentinel_becomes_readable_at_exit() {
     let _w = watchdog(LIMIT);
     let (mut ours, mut theirs) = gate();
-    let mut p = Process::new(move || wait_at(&mut theirs));
+    let mut p = daemon_process(move || wait_at(&mut theirs));
     p.start().unwrap();
     let readable = |p: &Process| {
         multiproc_internal::testing::fd_readable(p.sentinel().unwrap(), Duration::ZERO)
@@ -381,21 +392,22 @@ fn sentinel_becomes_readable_at_exit() {
 
 #[test]
 fn cpu_count_follows_the_affinity_mask() {
+    let _w = watchdog(LIMIT);
     let n = cpu_count();
     assert!(n >= 1);
-    let nproc = std::process::Command::new("nproc").output();
-    if let Ok(out) = nproc {
-        let shown: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        assert_eq!(n, shown);
-    }
-    if std::path::Path::new("/usr/bin/taskset").exists() {
-        // nproc under a one-CPU mask agrees with what a child under that mask would see.
-        let out = std::process::Command::new("taskset")
-            .args(["-c", "0", "nproc"])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
-    }
+    assert!(
+        n <= std::thread::available_parallelism()
+            .map_or(n, usize::from)
+            .max(n)
+    );
+    // In a sandbox narrowed to one CPU, as `taskset -c` would.
+    let sandbox = fork_child(|| {
+        multiproc_internal::testing::pin_to_first_allowed_cpu().unwrap();
+        assert_eq!(cpu_count(), 1);
+        // A child inherits the mask.
+        assert_eq!(spawn(cpu_count).unwrap().join().unwrap(), 1);
+    });
+    sandbox.assert_success();
 }
 
 #[test]
@@ -408,7 +420,10 @@ fn ignored_sigchld_gives_reaped_not_a_hang() {
         p.start().unwrap();
         assert!(matches!(p.join(), Err(ProcessError::Reaped)));
         assert!(!p.is_alive());
+        // The status is lost, the value is not.
         let h = spawn(|| 1u8).unwrap();
+        assert_eq!(h.join().unwrap(), 1);
+        let h = spawn(|| -> u8 { os::exit(3) }).unwrap();
         assert!(matches!(
             h.join(),
             Err(JoinError::Process(ProcessError::Reaped))
@@ -528,4 +543,42 @@ fn status_display() {
     assert_eq!(s.to_string(), "killed by SIGKILL");
     assert!(!s.success());
     assert_eq!(s.code(), None);
+}
+
+#[test]
+fn a_closure_holding_a_finished_handle_does_not_deadlock_the_start() {
+    let _w = watchdog(LIMIT);
+    let a = spawn(|| 1u8).unwrap();
+    wait_until("the first child to finish", || a.is_finished());
+    // The closure is dropped unrun in the parent; dropping `a` there uses the registry.
+    let b = spawn(move || {
+        let _keep = &a;
+        2u8
+    })
+    .unwrap();
+    assert_eq!(b.join().unwrap(), 2);
+}
+
+#[test]
+fn stdout_held_while_asking_for_the_process_name_does_not_deadlock_starts() {
+    let _w = watchdog(LIMIT);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logger = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // As a logger printing `%(processName)s` does: stdout first, then the name.
+                let out = std::io::stdout().lock();
+                std::hint::black_box(current_process().name().len());
+                drop(out);
+            }
+        })
+    };
+    for _ in 0..300 {
+        let mut p = Process::new(|| {});
+        p.start().unwrap();
+        assert!(p.join().unwrap().success());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    logger.join().unwrap();
 }
