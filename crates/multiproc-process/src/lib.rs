@@ -33,9 +33,8 @@
 //!
 //! - Every child is waited for through its pidfd: `join_timeout` holds its timeout, and a
 //!   signal never reaches a process that later got the child's pid.
-//! - A child whose handle is dropped while it runs is reaped later, as Python does: by the
-//!   next start, by [`active_children`], or at exit (until then, once it ends, it is a
-//!   zombie).
+//! - A child whose handle is dropped while it runs is reaped when it ends by a reaper thread
+//!   (started at the first such drop, asleep in `poll` otherwise): never a zombie.
 //! - At normal exit, a process sends SIGTERM to its daemonic children (SIGKILL after a
 //!   second) and waits for the others, as Python does. A daemonic child also dies when its
 //!   parent is killed (even by SIGKILL), including when it was started from a thread that

@@ -266,9 +266,8 @@ impl Builder {
 /// calls [`os::exit(n)`](crate::os::exit); before exiting it terminates its own daemonic
 /// children and joins the others, and flushes stdout.
 ///
-/// Dropping a `Process` never blocks: a child still running is reaped later (by the next
-/// `start`, by [`active_children`](crate::active_children), or at exit; until then, once it
-/// ends, it is a zombie).
+/// Dropping a `Process` never blocks: a child still running is reaped when it ends, by a
+/// reaper thread started at the first such drop.
 ///
 /// ```
 /// use multiproc_process::Process;
@@ -490,8 +489,10 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if let Some(c) = &self.child {
-            // Reaps it if it has ended; otherwise it stays registered and is reaped later.
-            let _ = c.is_alive();
+            // Reaps it if it has ended; otherwise the reaper thread will.
+            if c.is_alive() {
+                registry::defer(c);
+            }
         }
     }
 }

@@ -40,6 +40,8 @@ pub(crate) struct ChildState {
     watch: Watch,
     pub(crate) name: Mutex<String>,
     pub(crate) daemon: bool,
+    /// Set when its handle was dropped while it ran: the reaper thread watches it.
+    deferred: std::sync::atomic::AtomicBool,
     /// Set once it has been reaped: its status, or the error that says why it is unknown.
     exit: Mutex<Option<Result<ExitStatus, Lost>>>,
 }
@@ -202,6 +204,8 @@ struct Registry {
     parent: Option<Arc<ParentInfo>>,
     /// A pidfd naming this process, handed to each child as its parent's.
     self_pidfd: Option<Arc<OwnedFd>>,
+    /// The eventfd that wakes this process's reaper thread, once it runs.
+    reaper: Option<Arc<OwnedFd>>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -213,6 +217,7 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     daemon: false,
     parent: None,
     self_pidfd: None,
+    reaper: None,
 });
 
 static EXIT_HOOK: Once = Once::new();
@@ -228,6 +233,7 @@ fn registry() -> MutexGuard<'static, Registry> {
             reg.children.clear();
             reg.self_pidfd = None;
             reg.parent = None;
+            reg.reaper = None;
         }
         reg.owner = me;
     }
@@ -239,6 +245,63 @@ fn forget(child: &ChildState) {
     registry()
         .children
         .retain(|c| !std::ptr::eq(Arc::as_ptr(c), child));
+}
+
+/// Called when a child's handle is dropped while the child runs: the reaper thread (started
+/// at the first such drop) reaps it when it ends, so it does not stay a zombie.
+pub(crate) fn defer(child: &ChildState) {
+    child
+        .deferred
+        .store(true, std::sync::atomic::Ordering::Release);
+    let wake = {
+        let mut reg = registry();
+        match &reg.reaper {
+            Some(fd) => Arc::clone(fd),
+            None => {
+                let Ok(fd) = sys::counter_eventfd() else {
+                    // No reaper: the child is reaped at the next start or at exit.
+                    return;
+                };
+                let fd = Arc::new(fd);
+                let theirs = Arc::clone(&fd);
+                let started = std::thread::Builder::new()
+                    .name("multiproc-reaper".into())
+                    .spawn(move || reap_deferred(&theirs));
+                if started.is_err() {
+                    return;
+                }
+                reg.reaper = Some(Arc::clone(&fd));
+                fd
+            }
+        }
+    };
+    let _ = sys::eventfd_add(wake.as_fd());
+}
+
+/// The reaper thread: waits for the children whose handles were dropped, and reaps them.
+fn reap_deferred(wake: &OwnedFd) {
+    loop {
+        let orphans: Vec<Arc<ChildState>> = registry()
+            .children
+            .iter()
+            .filter(|c| c.deferred.load(std::sync::atomic::Ordering::Acquire))
+            .cloned()
+            .collect();
+        let mut watched: Vec<BorrowedFd<'_>> = vec![wake.as_fd()];
+        watched.extend(orphans.iter().map(|c| c.sentinel()));
+        let Ok(ready) = sys::poll_many(&watched) else {
+            return;
+        };
+        drop(watched);
+        if ready.first().copied().unwrap_or(false) {
+            let _ = sys::eventfd_take(wake.as_fd());
+        }
+        for (c, _) in orphans.iter().zip(&ready[1..]).filter(|(_, &r)| r) {
+            if !matches!(c.try_reap(), Ok(None)) {
+                forget(c);
+            }
+        }
+    }
 }
 
 /// Reaps every child that has ended (Python's `_cleanup`).
@@ -404,8 +467,10 @@ impl ForkLocks {
             std::mem::forget(reg.name.replace(b.name));
             reg.daemon = b.daemon;
         }
-        // The pidfd naming the parent now lives in `parent`; the child opens its own.
+        // The pidfd naming the parent now lives in `parent`; the child opens its own. The
+        // parent's reaper thread does not exist here.
         std::mem::forget(reg.self_pidfd.take());
+        std::mem::forget(reg.reaper.take());
         std::mem::forget(reg.parent.replace(parent));
         drop(reg);
         crate::forkserver::forget_in_child(&mut client);
@@ -531,6 +596,7 @@ fn add_child(pid: Pid, watch: Watch, name: String, daemon: bool) -> Arc<ChildSta
         watch,
         name: Mutex::new(name),
         daemon,
+        deferred: std::sync::atomic::AtomicBool::new(false),
         exit: Mutex::new(None),
     });
     registry().children.push(Arc::clone(&state));

@@ -263,6 +263,9 @@ impl<T> AsFd for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let _ = self.state.is_alive();
+        // Reaps it if it has ended; otherwise the reaper thread will.
+        if self.state.is_alive() {
+            crate::registry::defer(&self.state);
+        }
     }
 }

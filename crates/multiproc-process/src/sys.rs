@@ -258,6 +258,29 @@ pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A close-on-exec eventfd counting from 0 (a wake-up signal between threads).
+pub(crate) fn counter_eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes an initial value and flags; it returns a new fd or -1.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds 1 to an eventfd's counter (wakes its poller).
+pub(crate) fn eventfd_add(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: `one` is valid for reads of its 8 bytes.
+    cvt(unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) }).map(drop)
+}
+
+/// Takes an eventfd's counter (non-blocking).
+pub(crate) fn eventfd_take(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is valid for writes of its 8 bytes.
+    cvt(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(u64::from_ne_bytes(buf))
+}
+
 /// An eventfd that is readable from the start (counter 1), close-on-exec.
 pub(crate) fn ready_eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd takes an initial value and flags; it returns a new fd or -1.

@@ -65,7 +65,7 @@ fn thousand_starts_leave_nothing_behind() {
             assert_eq!(b.spawn_fn(double, i).unwrap().join().unwrap(), i * 2);
         }
     }
-    // Dropped without joining: reaped on the next start or by `active_children`.
+    // Dropped without joining: reaped by the reaper thread as they end.
     for _ in 0..10 {
         Process::new(|| {}).start().unwrap();
     }
@@ -88,5 +88,7 @@ fn thousand_starts_leave_nothing_behind() {
             .to_owned();
         assert_ne!(state, "Z", "a zombie: {pid}");
     }
-    assert_eq!(open_fds(), fds + left.len(), "fds leaked");
+    // The fds kept for good: the forkserver's socket, and the eventfd of the reaper thread
+    // that the drops above started.
+    assert_eq!(open_fds(), fds + left.len() + 1, "fds leaked");
 }
