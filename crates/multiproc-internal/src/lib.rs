@@ -15,6 +15,7 @@
 //! - [`ring`]: a single-producer, single-consumer message ring in a shared block.
 //! - [`object`]: a block that is anonymous or named, with creator-only unlink.
 //! - [`fdpass`]: handing fds to another process over a Unix socket.
+//! - [`poll`]: waiting for one fd to become readable, with a timeout that holds.
 //! - [`transfer`]: handles (shared objects, connection ends) inside typed messages.
 //! - [`identity`], [`clock`], [`errno`]: cached pid/tid reset after fork, deadlines, errno.
 //! - `testing` (feature `test-support`): `fork_child`, re-executing the test binary, and
@@ -33,6 +34,7 @@ pub mod futex;
 pub mod guard;
 pub mod identity;
 pub mod object;
+pub mod poll;
 pub mod ring;
 pub mod robust;
 pub mod spin;

@@ -12,7 +12,7 @@
 
 use crate::errno::cvt;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::panic::{self, AssertUnwindSafe};
@@ -84,33 +84,7 @@ fn pidfd_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
 
 /// Waits until the pidfd is readable (the process exited) or `timeout` passes.
 fn pidfd_ready(pidfd: &OwnedFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.and_then(crate::clock::Deadline::after);
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => d.remaining().as_millis().min(i32::MAX as u128) as i32,
-        };
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc > 0 {
-            return Ok(true);
-        }
-        if rc == 0 {
-            if deadline.is_none_or(|d| d.has_passed()) {
-                return Ok(false);
-            }
-            continue;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    crate::poll::poll_readable(pidfd.as_fd(), timeout)
 }
 
 fn reap(pid: i32) -> io::Result<ChildExit> {

@@ -15,14 +15,13 @@ use crate::spawn::{
     self as spawn_mod, JoinHandle, KIND_ARGUMENT, KIND_ENCODE, KIND_PANIC, KIND_VALUE,
 };
 use crate::sys::{self, JobOut, Trampoline};
-use crate::ProcessError;
+use crate::{frame, ProcessError};
 use multiproc_internal::{identity, transfer};
 use multiproc_signal::Pid;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
@@ -104,12 +103,7 @@ pub(crate) fn job_file(
     };
     let bytes = postcard::to_allocvec(&wire).map_err(|e| ProcessError::Argument(e.to_string()))?;
     let file = File::from(sys::memfd(c"multiproc-job")?);
-    let mut header = [0u8; 16];
-    header[0..4].copy_from_slice(&JOB_MAGIC.to_le_bytes());
-    header[4..8].copy_from_slice(&JOB_VERSION.to_le_bytes());
-    header[8..16].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-    file.write_all_at(&header, 0)?;
-    file.write_all_at(&bytes, 16)?;
+    frame::write(&file, JOB_MAGIC, JOB_VERSION, &bytes)?;
     Ok(file)
 }
 
@@ -273,24 +267,10 @@ pub(crate) fn ready_from(
 
 pub(crate) fn read_job(file: &File) -> io::Result<Job> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let size = file.metadata()?.len();
-    let mut header = [0u8; 16];
-    file.read_exact_at(&mut header, 0)?;
-    let word = |at: usize| {
-        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    let bytes = match frame::read(file, JOB_MAGIC)? {
+        Some((JOB_VERSION, bytes)) => bytes,
+        _ => return Err(bad("not a complete multiproc job of this version")),
     };
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&header[8..16]);
-    let len = u64::from_le_bytes(len);
-    if word(0) != JOB_MAGIC || word(4) != JOB_VERSION {
-        return Err(bad("not a multiproc job of this version"));
-    }
-    if Some(size) != len.checked_add(16) {
-        return Err(bad("its length does not match the file"));
-    }
-    let len = usize::try_from(len).map_err(|_| bad("too large"))?;
-    let mut bytes = vec![0u8; len];
-    file.read_exact_at(&mut bytes, 16)?;
     let job: Job = postcard::from_bytes(&bytes).map_err(|e| bad(&e.to_string()))?;
     if job.fds.len() > MAX_FDS {
         return Err(bad("too many fds"));

@@ -65,6 +65,7 @@ mod current;
 mod error;
 mod exec;
 mod forkserver;
+mod frame;
 mod method;
 pub mod os;
 mod process;

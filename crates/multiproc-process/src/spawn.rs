@@ -1,8 +1,8 @@
 //! `spawn(closure) -> JoinHandle<T>`: `std::thread::spawn`, with processes.
 //!
-//! The child leaves its outcome in a memfd created before the fork: a 16-byte header (magic,
-//! kind, length) written last, after the payload, so a child killed while writing leaves no
-//! header and reads as "ended without a value". Everything in the file is checked before use.
+//! The child leaves its outcome in a memfd created before the fork, framed
+//! ([`crate::frame`]): a child killed while writing leaves no frame and reads as "ended without
+//! a value". Everything in the file is checked before use.
 
 use crate::child::{self, Outcome};
 use crate::registry::{self, Becomes, ChildState};
@@ -13,12 +13,10 @@ use std::fmt;
 use std::fs::File;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 const MAGIC: u32 = 0x4d50_5256; // "MPRV"
-const HEADER: usize = 16;
 pub(crate) const KIND_VALUE: u32 = 0;
 pub(crate) const KIND_PANIC: u32 = 1;
 pub(crate) const KIND_ENCODE: u32 = 2;
@@ -96,39 +94,12 @@ where
 }
 
 pub(crate) fn write_outcome(file: &File, kind: u32, payload: &[u8]) -> std::io::Result<()> {
-    file.write_all_at(payload, HEADER as u64)?;
-    let mut header = [0u8; HEADER];
-    header[0..4].copy_from_slice(&MAGIC.to_le_bytes());
-    header[4..8].copy_from_slice(&kind.to_le_bytes());
-    header[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    file.write_all_at(&header, 0)
+    crate::frame::write(file, MAGIC, kind, payload)
 }
 
 /// Reads what the child left: `None` if it left nothing complete.
 fn read_outcome(file: &File) -> std::io::Result<Option<(u32, Vec<u8>)>> {
-    let size = file.metadata()?.len();
-    if size < HEADER as u64 {
-        return Ok(None);
-    }
-    let mut header = [0u8; HEADER];
-    file.read_exact_at(&mut header, 0)?;
-    let word = |at: usize| {
-        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-    };
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&header[8..16]);
-    let len = u64::from_le_bytes(len);
-    // The length must describe exactly the bytes that are there (the file's size bounds
-    // the allocation).
-    if word(0) != MAGIC || Some(size) != len.checked_add(HEADER as u64) {
-        return Ok(None);
-    }
-    let Ok(len) = usize::try_from(len) else {
-        return Ok(None);
-    };
-    let mut payload = vec![0u8; len];
-    file.read_exact_at(&mut payload, HEADER as u64)?;
-    Ok(Some((word(4), payload)))
+    crate::frame::read(file, MAGIC)
 }
 
 /// A child started by [`spawn`]: join it for its value.

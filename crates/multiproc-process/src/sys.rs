@@ -1,11 +1,9 @@
 //! Every system call of this crate, and so every `unsafe` block.
 
-use multiproc_internal::clock::Deadline;
 use multiproc_internal::errno::{cvt, cvt_r};
 use std::convert::Infallible;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
 
 /// How a process ended, as the kernel reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,43 +197,7 @@ pub(crate) fn waitpid(
     Ok(Some((got, RawExit::from_wait_status(status))))
 }
 
-/// Waits until `fd` is readable or `timeout` passes (`None`: no limit). Retries after signals
-/// with the time that is left; never returns `false` before `timeout`.
-pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    // A timeout too large to represent waits without a limit.
-    let deadline = timeout.and_then(Deadline::after);
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                // Round up so that a timeout never returns before it was due.
-                let r = d.remaining();
-                let ms = r.as_millis() + u128::from(r.subsec_nanos() % 1_000_000 != 0);
-                ms.min(i32::MAX as u128) as i32
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc > 0 {
-            return Ok(true);
-        }
-        if rc == 0 {
-            if deadline.is_none_or(|d| d.has_passed()) {
-                return Ok(false);
-            }
-            continue;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
+pub(crate) use multiproc_internal::poll::poll_readable;
 
 /// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends `sig` to this process when the thread
 /// that forked it exits.

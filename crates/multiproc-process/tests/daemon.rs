@@ -138,42 +138,16 @@ fn echo_fn(s: UnixStream) {
 
 #[test]
 fn spawned_daemon_dies_with_sigkilled_parent() {
-    let _w = watchdog(LIMIT);
-    let sandbox = fork_child(|| {
-        become_subreaper().unwrap();
-        let (mut d_ours, d_theirs) = UnixStream::pair().unwrap();
-        let (mut rx, mut tx) = UnixStream::pair().unwrap();
-        let mut parent = Process::new(move || {
-            let d_theirs = multiproc_pipe::Fd::new(d_theirs);
-            let mut d = Builder::new()
-                .daemon(true)
-                .start_method(StartMethod::Spawn)
-                .process_fn(
-                    |fd: multiproc_pipe::Fd| echo_fn(UnixStream::from(fd.into_inner())),
-                    d_theirs,
-                );
-            d.start().unwrap();
-            writeln!(tx, "{}", d.pid().unwrap()).unwrap();
-            let mut b = [0u8; 1];
-            let _ = tx.read(&mut b);
-        });
-        parent.start().unwrap();
-        let d: i32 = read_line(&mut rx).trim().parse().unwrap();
-        ping(&mut d_ours);
-        parent.kill().unwrap();
-        parent.join().unwrap();
-        let (st, took) = reap_orphan(d);
-        assert_eq!(st.signal(), Some(Signal::Kill), "the daemon: {st}");
-        assert!(
-            took < Duration::from_secs(1),
-            "the daemon died after {took:?}"
-        );
-    });
-    sandbox.assert_success();
+    fn_daemon_dies_with_sigkilled_parent(StartMethod::Spawn);
 }
 
 #[test]
 fn forkserver_daemon_dies_with_sigkilled_client() {
+    fn_daemon_dies_with_sigkilled_parent(StartMethod::Forkserver);
+}
+
+/// A daemonic child started by `method` (so running a `fn`) dies with its parent.
+fn fn_daemon_dies_with_sigkilled_parent(method: StartMethod) {
     let _w = watchdog(LIMIT);
     let sandbox = fork_child(|| {
         become_subreaper().unwrap();
@@ -181,13 +155,10 @@ fn forkserver_daemon_dies_with_sigkilled_client() {
         let (mut rx, mut tx) = UnixStream::pair().unwrap();
         let mut parent = Process::new(move || {
             let d_theirs = multiproc_pipe::Fd::new(d_theirs);
-            let mut d = Builder::new()
-                .daemon(true)
-                .start_method(StartMethod::Forkserver)
-                .process_fn(
-                    |fd: multiproc_pipe::Fd| echo_fn(UnixStream::from(fd.into_inner())),
-                    d_theirs,
-                );
+            let mut d = Builder::new().daemon(true).start_method(method).process_fn(
+                |fd: multiproc_pipe::Fd| echo_fn(UnixStream::from(fd.into_inner())),
+                d_theirs,
+            );
             d.start().unwrap();
             writeln!(tx, "{}", d.pid().unwrap()).unwrap();
             let mut b = [0u8; 1];
@@ -196,8 +167,9 @@ fn forkserver_daemon_dies_with_sigkilled_client() {
         parent.start().unwrap();
         let d: i32 = read_line(&mut rx).trim().parse().unwrap();
         ping(&mut d_ours);
-        // The daemon is the forkserver's child, not its client's: it may be reaped by the
-        // server or, once the server is gone, adopted by this sandbox. Watch it by pidfd.
+        // Under the forkserver, the daemon is the server's child, not its client's: it may be
+        // reaped by the server or, once the server is gone, adopted by this sandbox. Watch it
+        // by pidfd.
         let d_fd = multiproc_signal::PidFd::open(Pid::from_raw(d)).unwrap();
         parent.kill().unwrap();
         parent.join().unwrap();

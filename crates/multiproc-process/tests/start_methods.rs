@@ -1,6 +1,7 @@
-//! The forkserver start method: `fn` items with serialized arguments, run by forks of a server
-//! that is this very test binary started afresh (the entry hook catches it before libtest's
-//! `main`). The same cases as the spawn method's, plus the server's own.
+//! The spawn and forkserver start methods: `fn` items with serialized arguments, run by this
+//! very test binary started afresh (spawn), or by forks of a server that is this binary started
+//! afresh (forkserver); the entry hook catches them before libtest's `main`. Every case runs
+//! under both methods (modules `spawn` and `forkserver`).
 
 use multiproc_internal::testing::watchdog;
 use multiproc_mqueue::Queue;
@@ -16,8 +17,35 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn forkserver() -> Builder {
-    Builder::new().start_method(StartMethod::Forkserver)
+/// Runs each case under both methods, as `spawn::<case>` and `forkserver::<case>`.
+macro_rules! under_both_methods {
+    ($($case:ident),* $(,)?) => {
+        mod spawn {
+            $(#[test]
+            fn $case() {
+                super::$case(super::StartMethod::Spawn)
+            })*
+        }
+        mod forkserver {
+            $(#[test]
+            fn $case() {
+                super::$case(super::StartMethod::Forkserver)
+            })*
+        }
+    };
+}
+
+under_both_methods!(
+    fn_returns_its_value,
+    fn_panics_and_exits_are_reported,
+    child_is_terminated_through_its_pidfd,
+    closures_need_the_fork_method,
+    queue_lock_value_and_connection_reach_the_child,
+    busy_threads_do_not_hang_starts,
+);
+
+fn with(method: StartMethod) -> Builder {
+    Builder::new().start_method(method)
 }
 
 fn square(n: u64) -> u64 {
@@ -37,12 +65,11 @@ fn whoami((): ()) -> (String, i32, Option<i32>, Option<String>, usize) {
     )
 }
 
-#[test]
-fn spawned_fn_returns_its_value() {
+fn fn_returns_its_value(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let h = forkserver().spawn_fn(square, 12).unwrap();
+    let h = with(method).spawn_fn(square, 12).unwrap();
     assert_eq!(h.join().unwrap(), 144);
-    let h = forkserver().name("asker").spawn_fn(whoami, ()).unwrap();
+    let h = with(method).name("asker").spawn_fn(whoami, ()).unwrap();
     let pid = h.pid().as_raw();
     let (name, child_pid, parent_pid, parent_name, threads) = h.join().unwrap();
     assert_eq!(name, "asker");
@@ -60,20 +87,19 @@ fn leave(code: i32) {
     os::exit(code)
 }
 
-#[test]
-fn spawned_fn_panics_and_exits_are_reported() {
+fn fn_panics_and_exits_are_reported(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let h = forkserver()
+    let h = with(method)
         .spawn_fn(boom, "spawned boom".to_owned())
         .unwrap();
     match h.join() {
         Err(JoinError::Panicked(m)) => assert_eq!(m, "spawned boom"),
         other => panic!("expected a panic, got {other:?}"),
     }
-    let mut p = forkserver().process_fn(leave, 7);
+    let mut p = with(method).process_fn(leave, 7);
     p.start().unwrap();
     assert_eq!(p.join().unwrap(), ExitStatus::Exited(7));
-    assert_eq!(p.start_method(), StartMethod::Forkserver);
+    assert_eq!(p.start_method(), method);
 }
 
 fn wait_forever((): ()) {
@@ -82,26 +108,21 @@ fn wait_forever((): ()) {
     }
 }
 
-#[test]
-fn spawned_child_is_terminated_through_its_pidfd() {
+fn child_is_terminated_through_its_pidfd(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let mut p = forkserver().process_fn(wait_forever, ());
+    let mut p = with(method).process_fn(wait_forever, ());
     p.start().unwrap();
     assert_eq!(p.join_timeout(Duration::from_millis(50)).unwrap(), None);
     p.terminate().unwrap();
     assert_eq!(p.join().unwrap().signal(), Some(Signal::Term));
 }
 
-#[test]
-fn closures_need_the_fork_method() {
-    let mut p = forkserver().process(|| {});
+fn closures_need_the_fork_method(method: StartMethod) {
+    let mut p = with(method).process(|| {});
+    assert!(matches!(p.start(), Err(ProcessError::ClosureNeedsFork(m)) if m == method));
     assert!(matches!(
-        p.start(),
-        Err(ProcessError::ClosureNeedsFork(StartMethod::Forkserver))
-    ));
-    assert!(matches!(
-        forkserver().spawn(|| 1u8),
-        Err(ProcessError::ClosureNeedsFork(StartMethod::Forkserver))
+        with(method).spawn(|| 1u8),
+        Err(ProcessError::ClosureNeedsFork(m)) if m == method
     ));
     // A fn target runs under fork too.
     let mut p = Process::from_fn(leave, 3);
@@ -136,8 +157,7 @@ fn second_handle<T: Serialize + serde::de::DeserializeOwned>(x: &T) -> T {
     b.recv::<T>().unwrap()
 }
 
-#[test]
-fn queue_lock_value_and_connection_reach_a_spawned_child() {
+fn queue_lock_value_and_connection_reach_the_child(method: StartMethod) {
     let _w = watchdog(LIMIT);
     let queue = Queue::<String>::new(0).unwrap();
     let value = Value::new(0u64).unwrap();
@@ -151,7 +171,7 @@ fn queue_lock_value_and_connection_reach_a_spawned_child() {
         lock: second_handle(&lock),
         conn: theirs,
     };
-    let h = forkserver().spawn_fn(use_shared, shared).unwrap();
+    let h = with(method).spawn_fn(use_shared, shared).unwrap();
     ours.send(&"job").unwrap();
     for _ in 0..1000 {
         let _g = lock.lock().unwrap();
@@ -168,8 +188,7 @@ fn count_to(n: u32) -> u32 {
     (0..n).sum()
 }
 
-#[test]
-fn busy_threads_do_not_hang_spawned_starts() {
+fn busy_threads_do_not_hang_starts(method: StartMethod) {
     let _w = watchdog(LIMIT);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
@@ -192,7 +211,7 @@ fn busy_threads_do_not_hang_spawned_starts() {
         })
         .collect();
     for n in 0..300u32 {
-        let h = forkserver().spawn_fn(count_to, n % 50).unwrap();
+        let h = with(method).spawn_fn(count_to, n % 50).unwrap();
         assert_eq!(h.join().unwrap(), (0..n % 50).sum());
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -209,7 +228,7 @@ fn parent_alive((): ()) -> (bool, i32) {
 #[test]
 fn the_client_is_the_parent_the_server_is_the_reaper() {
     let _w = watchdog(LIMIT);
-    let (alive, ppid) = forkserver()
+    let (alive, ppid) = with(StartMethod::Forkserver)
         .spawn_fn(parent_alive, ())
         .unwrap()
         .join()
@@ -218,7 +237,7 @@ fn the_client_is_the_parent_the_server_is_the_reaper() {
     // The worker's real parent is the server, not this process.
     assert_ne!(ppid, os::getpid().as_raw());
     // One server for every start.
-    let (_, ppid2) = forkserver()
+    let (_, ppid2) = with(StartMethod::Forkserver)
         .spawn_fn(parent_alive, ())
         .unwrap()
         .join()
