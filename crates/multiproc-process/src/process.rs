@@ -74,6 +74,10 @@ impl<A: Serialize + DeserializeOwned + Send + 'static> FnTarget for UnitFn<A> {
     }
 }
 
+fn run_it<R: Run>(r: R) {
+    r.run();
+}
+
 /// Options for a new process: its name and whether it is daemonic (`std::thread::Builder`,
 /// for processes).
 ///
@@ -186,9 +190,42 @@ impl Builder {
         self.make(Target::Fn(Box::new(UnitFn { f, arg })))
     }
 
-    /// A process that will run `r.run()` when started.
+    /// A process that will run `r.run()` when started (a closure: [`StartMethod::Fork`]
+    /// only; see [`run_serialized`](Builder::run_serialized) for the others).
     pub fn run<R: Run + Send + 'static>(self, r: R) -> Process {
         self.process(move || r.run())
+    }
+
+    /// A process that will run `r.run()` when started, under any start method: `r` travels
+    /// to the child encoded, as [`process_fn`](Builder::process_fn)'s argument does.
+    ///
+    /// ```
+    /// use multiproc_process::{Builder, Run, StartMethod};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Job {
+    ///     n: u32,
+    /// }
+    ///
+    /// impl Run for Job {
+    ///     fn run(self) {
+    ///         assert_eq!(self.n, 7);
+    ///     }
+    /// }
+    ///
+    /// let mut p = Builder::new()
+    ///     .start_method(StartMethod::Spawn)
+    ///     .run_serialized(Job { n: 7 });
+    /// p.start()?;
+    /// assert!(p.join()?.success());
+    /// # Ok::<(), multiproc_process::ProcessError>(())
+    /// ```
+    pub fn run_serialized<R>(self, r: R) -> Process
+    where
+        R: Run + Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.process_fn(run_it::<R>, r)
     }
 
     /// Starts `f` in a child process now; [`JoinHandle::join`] gives back its value, or its
