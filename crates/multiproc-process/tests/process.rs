@@ -1,6 +1,8 @@
 //! Process, spawn and the process-wide functions, across real processes.
 
-use multiproc_internal::testing::{fork_child, process_state, until_asleep, wait_until, watchdog};
+use multiproc_internal::testing::{
+    fork_child, process_state, until_asleep, wait_until, watchdog, ChildExit,
+};
 use multiproc_process::{
     active_children, cpu_count, current_process, os, parent_process, spawn, Builder, ExitStatus,
     JoinError, Pid, Process, ProcessError, Run, Signal,
@@ -594,4 +596,45 @@ fn stdout_held_while_asking_for_the_process_name_does_not_deadlock_starts() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     logger.join().unwrap();
+}
+
+#[test]
+fn exit_of_the_main_program_terminates_daemons_and_joins_the_rest() {
+    let _w = watchdog(LIMIT);
+    let (mut release_n, mut n_gate) = gate();
+    let (mut report_rx, mut report_tx) = gate();
+    // A sandbox that leaves through `std::process::exit`, as a `main` that returns does: the
+    // crate's atexit hook runs there.
+    let mut sandbox = fork_child(move || {
+        let (_keep, mut d_gate) = gate();
+        let mut d = daemon_process(move || wait_at(&mut d_gate));
+        let mut n = Process::new(move || wait_at(&mut n_gate));
+        d.start().unwrap();
+        n.start().unwrap();
+        writeln!(report_tx, "{} {}", d.pid().unwrap(), n.pid().unwrap()).unwrap();
+        std::process::exit(0);
+    });
+    let mut line = String::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with('\n') {
+        assert_eq!(report_rx.read(&mut byte).unwrap(), 1);
+        line.push(byte[0] as char);
+    }
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let (d, n) = (pids[0], pids[1]);
+    wait_until("the daemon to be terminated", || {
+        !matches!(process_state(d), Some('S' | 'R'))
+    });
+    until_asleep(sandbox.pid());
+    assert_eq!(
+        sandbox.wait_timeout(Duration::ZERO),
+        None,
+        "exit did not wait"
+    );
+    assert!(matches!(process_state(n), Some('S' | 'R')));
+    open(&mut release_n);
+    assert_eq!(sandbox.wait(), ChildExit::Exited(0));
 }
