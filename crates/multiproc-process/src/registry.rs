@@ -491,16 +491,26 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// Whether `STASH` holds the registry: read first, so that a fork of this crate's own
+    /// touches nothing else (every page written after a fork is copied).
+    static STASHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 extern "C" fn atfork_prepare() {
     if HOLDING.try_with(|h| h.get()).unwrap_or(true) {
         return;
     }
     let guard = lock(&REGISTRY);
     let _ = STASH.try_with(|s| *s.borrow_mut() = Some(guard));
+    let _ = STASHED.try_with(|s| s.set(true));
 }
 
 extern "C" fn atfork_release() {
-    let _ = STASH.try_with(|s| s.borrow_mut().take());
+    if STASHED.try_with(|s| s.get()).unwrap_or(false) {
+        let _ = STASHED.try_with(|s| s.set(false));
+        let _ = STASH.try_with(|s| s.borrow_mut().take());
+    }
 }
 
 /// Installs the `pthread_atfork` handlers that hold the registry across forks made outside
@@ -666,6 +676,9 @@ pub(crate) fn finish_children() {
     };
     for c in children.iter().filter(|c| c.daemon) {
         let _ = c.signal(Signal::Term);
+    }
+    if children.is_empty() {
+        return;
     }
     // One grace period for all of them, then SIGKILL to those still running.
     let deadline = std::time::Instant::now() + DAEMON_GRACE;
