@@ -13,7 +13,8 @@ pub enum ProcessError {
     AlreadyStarted,
     /// The child ended but something else reaped it first, so its exit status is lost: the
     /// process ignores `SIGCHLD` (the kernel then reaps children itself), or code outside
-    /// this crate called `wait`/`waitpid(-1)`.
+    /// this crate called `wait`/`waitpid(-1)`. Also what a handle says in a process that is not
+    /// the child's parent (a copy inherited through a fork).
     Reaped,
     /// The forkserver that started the child died before relaying its exit status (or could
     /// not be started or reached).

@@ -37,6 +37,9 @@ pub(crate) struct Client {
     owner: i32,
     sock: OwnedFd,
     server: std::process::Child,
+    /// The server's pidfd: readable once it has died, so a request never waits for a reply
+    /// that cannot come.
+    server_pidfd: OwnedFd,
 }
 
 static CLIENT: Mutex<Option<Client>> = Mutex::new(None);
@@ -85,12 +88,21 @@ fn connect(slot: &mut Option<Client>) -> Result<&Client, ProcessError> {
             format!("{}:{}", theirs.as_raw_fd(), sys::fingerprint()),
         );
         sys::keep_fds_across_exec(&mut cmd, vec![theirs.as_raw_fd()]);
-        let server = cmd.spawn()?;
+        let mut server = cmd.spawn()?;
         drop(theirs);
+        let server_pidfd = match sys::pidfd_open(server.id() as libc::pid_t) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                return Err(e.into());
+            }
+        };
         *slot = Some(Client {
             owner: me,
             sock: ours,
             server,
+            server_pidfd,
         });
     }
     slot.as_ref().ok_or(ProcessError::ForkserverDied)
@@ -130,12 +142,17 @@ pub(crate) fn start(
     let _ = io::stdout().flush();
     let mut slot = lock_client();
     let client = connect(&mut slot)?;
-    let reply = exchange(client.sock.as_fd(), &header, &fds);
+    let reply = exchange(
+        client.sock.as_fd(),
+        client.server_pidfd.as_fd(),
+        &header,
+        &fds,
+    );
     let (pid, pidfd) = match reply {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(e.into()),
-        Err(_) => {
-            // The server is gone or confused: the next start begins a new one.
+        Ok(r) => r,
+        Err(Trouble::Refused(e)) => return Err(e.into()),
+        Err(Trouble::ServerGone) => {
+            // The next start begins a new server.
             if let Some(old) = slot.take() {
                 let mut server = old.server;
                 let _ = server.kill();
@@ -156,29 +173,67 @@ pub(crate) fn start(
     ))
 }
 
-/// Sends a request and reads the reply: `Err` if the conversation failed (the server is
-/// gone), `Ok(Err)` if the server could not fork.
+/// Why a request got no worker.
+enum Trouble {
+    /// The server is gone (or its socket broke): it is replaced at the next start.
+    ServerGone,
+    /// The server or this process refused (out of processes or fds, …); the server is fine.
+    Refused(io::Error),
+}
+
+/// Sends a request and reads the reply, never waiting past the server's death.
 fn exchange(
     sock: BorrowedFd<'_>,
+    server: BorrowedFd<'_>,
     header: &[u8],
     fds: &[BorrowedFd<'_>],
-) -> io::Result<io::Result<(Pid, OwnedFd)>> {
-    fdpass::send_fds(sock, header, fds)?;
+) -> Result<(Pid, OwnedFd), Trouble> {
+    let gone = |e: &io::Error| {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN)
+        )
+    };
+    if let Err(e) = fdpass::send_fds(sock, header, fds) {
+        return Err(if gone(&e) {
+            Trouble::ServerGone
+        } else {
+            Trouble::Refused(e)
+        });
+    }
+    // The reply, or the server's end.
+    match sys::poll_many(&[sock, server]) {
+        Ok(ready) if ready.first().copied().unwrap_or(false) => {}
+        Ok(_) => return Err(Trouble::ServerGone),
+        Err(e) => return Err(Trouble::Refused(e)),
+    }
     let mut buf = [0u8; 8];
-    let (n, mut got) = fdpass::recv_fds(sock, &mut buf, 1)?;
+    let (n, mut got) = match fdpass::recv_fds(sock, &mut buf, 1) {
+        Ok(r) => r,
+        Err(e) if gone(&e) => return Err(Trouble::ServerGone),
+        Err(e) => return Err(Trouble::Refused(e)),
+    };
+    if n == 0 {
+        return Err(Trouble::ServerGone);
+    }
     if n != 4 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no reply"));
+        return Err(Trouble::ServerGone);
     }
     let pid = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if pid <= 0 {
-        return Ok(Err(io::Error::from_raw_os_error(pid.saturating_neg())));
+        let code = if pid == 0 {
+            libc::EINVAL
+        } else {
+            pid.saturating_neg()
+        };
+        return Err(Trouble::Refused(io::Error::from_raw_os_error(code)));
     }
     match got.pop() {
-        Some(pidfd) if got.is_empty() => Ok(Ok((Pid::from_raw(pid), pidfd))),
-        _ => Err(io::Error::new(
+        Some(pidfd) if got.is_empty() => Ok((Pid::from_raw(pid), pidfd)),
+        _ => Err(Trouble::Refused(io::Error::new(
             io::ErrorKind::InvalidData,
-            "a reply without its pidfd",
-        )),
+            "the forkserver's reply came without the worker's pidfd",
+        ))),
     }
 }
 
@@ -223,7 +278,12 @@ struct Worker {
 }
 
 fn serve(sock: OwnedFd) -> ! {
+    // Whatever the client ignores (`exec` keeps SIG_IGN): the server must reap its workers
+    // itself (SIGCHLD at its default) and must outlive a Ctrl-C to the terminal's process
+    // group (SIGINT ignored, as Python's forkserver does; workers get the default back).
     sys::ignore_sigpipe();
+    sys::set_default_disposition(libc::SIGCHLD);
+    sys::ignore_signal(libc::SIGINT);
     let mut sock = Some(sock);
     let mut workers: Vec<Worker> = Vec::new();
     loop {
@@ -246,7 +306,7 @@ fn serve(sock: OwnedFd) -> ! {
             match sys::waitid_pidfd(w.pidfd.as_fd(), true) {
                 Ok(None) => true,
                 Ok(Some(raw)) => {
-                    let _ = write_all(w.status.as_fd(), &sys::encode_relayed_status(raw));
+                    let _ = sys::write_all_fd(w.status.as_fd(), &sys::encode_relayed_status(raw));
                     false
                 }
                 // Not reapable (cannot happen for our own child): drop it; its client sees
@@ -262,20 +322,29 @@ fn serve(sock: OwnedFd) -> ! {
                 Ok((n, fds)) => {
                     let reply = start_worker(&buf[..n], fds, &mut sock, &mut workers);
                     if let Some(s) = sock.as_ref() {
-                        let _ = send_reply(s.as_fd(), reply);
+                        let sent_pid = reply.as_ref().ok().map(|(pid, _)| *pid);
+                        if send_reply(s.as_fd(), reply).is_err() {
+                            // The client cannot know of the worker: it must not run.
+                            if let Some(pid) = sent_pid {
+                                let _ = multiproc_signal::kill(
+                                    Pid::from_raw(pid),
+                                    multiproc_signal::Signal::Kill,
+                                );
+                            }
+                            let err = io::Error::from_raw_os_error(libc::EAGAIN);
+                            let _ = send_reply(s.as_fd(), Err(err));
+                        }
                     }
                 }
-                // A malformed message (its fds were closed): ignore it.
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {}
+                // A message whose fds could not all be received (this process is out of
+                // fds, or too many came): they were closed; the client is told.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    let _ = send_reply(s.as_fd(), Err(io::Error::from_raw_os_error(libc::EMFILE)));
+                }
                 Err(_) => sys::exit_now(0),
             }
         }
     }
-}
-
-fn write_all(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
-    let mut f = File::from(fd.try_clone_to_owned()?);
-    f.write_all(bytes)
 }
 
 fn send_reply(sock: BorrowedFd<'_>, reply: io::Result<(i32, OwnedFd)>) -> io::Result<usize> {
@@ -309,7 +378,7 @@ fn start_worker(
     let with_result = word(4) & FLAG_RESULT != 0;
     let handles = word(8) as usize;
     let fixed = FIXED_FDS - usize::from(!with_result);
-    if fds.len() != fixed + handles {
+    if Some(fds.len()) != fixed.checked_add(handles) {
         return Err(bad());
     }
     let mut fds = fds.into_iter();
@@ -330,6 +399,7 @@ fn start_worker(
         drop(sock.take());
         workers.clear();
         drop(status.take());
+        sys::set_default_disposition(libc::SIGINT);
         match exec::ready_from(&job, handles, result, client) {
             Ok(ready) => {
                 drop(job);

@@ -94,6 +94,9 @@ pub fn waitpid(pid: Pid, flags: WaitFlags) -> io::Result<Option<(Pid, ExitStatus
 pub fn double_fork(f: impl FnOnce()) -> io::Result<Pid> {
     let (mut rx, tx) = io::pipe()?;
     let mut tx = Some(tx);
+    // Kept out of the closures, which the parent drops unrun while still holding the fork's
+    // locks: `f`'s destructors may use this crate.
+    let mut f = Some(f);
     let locks = registry::lock_for_fork().map_err(crate::ProcessError::into_io)?;
     let middle = sys::fork_diverging(|| {
         drop(locks.become_child(None));
@@ -103,8 +106,11 @@ pub fn double_fork(f: impl FnOnce()) -> io::Result<Pid> {
                 let setup = locks.become_child(None);
                 // The grandchild keeps nothing of the report pipe.
                 drop(report.take());
-                child::bootstrap(setup, false, || {
-                    f();
+                let f = f.take();
+                child::bootstrap(setup, false, move || {
+                    if let Some(f) = f {
+                        f();
+                    }
                     0
                 })
             })?)
@@ -119,6 +125,7 @@ pub fn double_fork(f: impl FnOnce()) -> io::Result<Pid> {
         sys::exit_now(code)
     })?;
     drop(tx);
+    drop(f);
     // Reap the middle child first: once it is gone, what it reported is in the pipe (or it
     // reported nothing). With SIGCHLD ignored the kernel reaped it already: `ECHILD`.
     let status = match waitpid(Pid::from_raw(middle), WaitFlags::NONE) {

@@ -30,13 +30,22 @@ enum Watch {
     /// A forkserver's child: its pidfd (for signals; readable when it exits) and a pipe on
     /// which the server writes its wait status once it has reaped it (end of file without a
     /// status: the server died).
-    Relayed { pidfd: OwnedFd, status: OwnedFd },
+    Relayed {
+        pidfd: OwnedFd,
+        status: OwnedFd,
+        /// Set once the status pipe ended without a status (the server died): from then on
+        /// the child is watched through its pidfd alone.
+        server_gone: std::sync::atomic::AtomicBool,
+    },
 }
 
 /// One child, shared by its handle and the registry until it is reaped.
 #[derive(Debug)]
 pub(crate) struct ChildState {
     pub(crate) pid: Pid,
+    /// The process whose child it is: a handle copied into another process (by a fork) does
+    /// nothing there.
+    owner: i32,
     watch: Watch,
     pub(crate) name: Mutex<String>,
     pub(crate) daemon: bool,
@@ -81,7 +90,26 @@ impl ChildState {
     /// its status has arrived).
     pub(crate) fn sentinel(&self) -> BorrowedFd<'_> {
         match &self.watch {
-            Watch::Pidfd(fd) | Watch::Gone(fd) | Watch::Relayed { status: fd, .. } => fd.as_fd(),
+            Watch::Pidfd(fd) | Watch::Gone(fd) | Watch::Relayed { pidfd: fd, .. } => fd.as_fd(),
+        }
+    }
+
+    /// What `wait` polls: readable once `try_reap` can tell (a forkserver's child: once its
+    /// status has come, or, if the server died, once it has ended).
+    fn wait_fd(&self) -> BorrowedFd<'_> {
+        match &self.watch {
+            Watch::Relayed {
+                pidfd,
+                status,
+                server_gone,
+            } => {
+                if server_gone.load(std::sync::atomic::Ordering::Acquire) {
+                    pidfd.as_fd()
+                } else {
+                    status.as_fd()
+                }
+            }
+            Watch::Pidfd(fd) | Watch::Gone(fd) => fd.as_fd(),
         }
     }
 
@@ -92,6 +120,9 @@ impl ChildState {
 
     /// Reaps it if it has ended (never blocks). `Ok(None)`: still running.
     pub(crate) fn try_reap(&self) -> Result<Option<ExitStatus>, ProcessError> {
+        if identity::pid() != self.owner {
+            return Err(ProcessError::Reaped);
+        }
         let mut exit = lock(&self.exit);
         if let Some(e) = *exit {
             return e.map(Some).map_err(Lost::error);
@@ -104,10 +135,22 @@ impl ChildState {
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Err(Lost::Reaped),
                 Err(e) => return Err(e.into()),
             },
-            Watch::Relayed { status, .. } => match sys::read_relayed_status(status.as_fd())? {
+            Watch::Relayed {
+                pidfd,
+                status,
+                server_gone,
+            } => match sys::read_relayed_status(status.as_fd())? {
                 None => return Ok(None),
                 Some(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
-                Some(None) => Err(Lost::ServerDied),
+                // The server died: the status is lost, but the child may still run, and is
+                // only "gone" once its pidfd says it has ended.
+                Some(None) => {
+                    server_gone.store(true, std::sync::atomic::Ordering::Release);
+                    if !sys::poll_readable(pidfd.as_fd(), Some(Duration::ZERO))? {
+                        return Ok(None);
+                    }
+                    Err(Lost::ServerDied)
+                }
             },
         };
         *exit = Some(got);
@@ -119,6 +162,9 @@ impl ChildState {
         &self,
         timeout: Option<Duration>,
     ) -> Result<Option<ExitStatus>, ProcessError> {
+        if identity::pid() != self.owner {
+            return Err(ProcessError::Reaped);
+        }
         if let Some(known) = self.known_exit() {
             return known.map(Some);
         }
@@ -131,7 +177,7 @@ impl ChildState {
                 // No limit, or one too large to represent.
                 _ => None,
             };
-            if !sys::poll_readable(self.sentinel(), left)? {
+            if !sys::poll_readable(self.wait_fd(), left)? {
                 return Ok(None);
             }
             if let Some(status) = self.try_reap()? {
@@ -159,6 +205,9 @@ impl ChildState {
     /// Sends `sig` through the pidfd; nothing if it has already been reaped (the pid may
     /// belong to another process by now).
     pub(crate) fn signal(&self, sig: Signal) -> Result<(), ProcessError> {
+        if identity::pid() != self.owner {
+            return Err(ProcessError::Reaped);
+        }
         let exit = lock(&self.exit);
         if exit.is_some() {
             return Ok(());
@@ -208,7 +257,7 @@ struct Registry {
     reaper: Option<Arc<OwnedFd>>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+const EMPTY: Registry = Registry {
     owner: 0,
     children: Vec::new(),
     identity: Vec::new(),
@@ -218,14 +267,23 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     parent: None,
     self_pidfd: None,
     reaper: None,
-});
+};
+
+/// The registry's mutex: renewable, so that the child of a fork made outside this crate, while
+/// a thread that does not exist in the child held it, starts over with a fresh one (see
+/// `atfork_child`) instead of waiting for good.
+static REGISTRY: sys::RenewableMutex<Registry> = sys::RenewableMutex::new(|| EMPTY);
+
+fn registry_mutex() -> &'static Mutex<Registry> {
+    REGISTRY.get()
+}
 
 static EXIT_HOOK: Once = Once::new();
 
 fn registry() -> MutexGuard<'static, Registry> {
-    ensure_atfork();
-    let mut reg = lock(&REGISTRY);
     let me = identity::pid();
+    ensure_atfork();
+    let mut reg = lock(registry_mutex());
     if reg.owner != me {
         if reg.owner != 0 {
             // Inherited through a fork made elsewhere: the children and the pidfd are the
@@ -412,6 +470,9 @@ impl Drop for Holding {
 /// Takes the locks to hold across a fork (and makes sure this process has a pidfd to hand
 /// its children).
 pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
+    // Before any lock: a `Once` another thread is running at the fork would never finish in
+    // the child.
+    ensure_exit_hook();
     let mut out = io::stdout().lock();
     let _ = out.flush();
     let err = io::stderr().lock();
@@ -484,42 +545,24 @@ impl ForkLocks {
 
 static ATFORK: Once = Once::new();
 
-thread_local! {
-    /// The registry, held by the `pthread_atfork` handlers across a fork made outside this
-    /// crate (`libc::fork`, nix): the child then never inherits it locked by another thread.
-    static STASH: std::cell::RefCell<Option<MutexGuard<'static, Registry>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-thread_local! {
-    /// Whether `STASH` holds the registry: read first, so that a fork of this crate's own
-    /// touches nothing else (every page written after a fork is copied).
-    static STASHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-extern "C" fn atfork_prepare() {
+/// In the child of any fork: if the registry's mutex is locked, a thread that does not exist
+/// here held it at the fork (a fork made outside this crate; the crate's own forks hold it
+/// themselves and release it in `become_child`). The child then starts over with a fresh,
+/// empty registry rather than wait for good. Nothing is taken before the fork, so no prepare
+/// handler ever waits for a lock while libc holds its own fork lock.
+extern "C" fn atfork_child() {
     if HOLDING.try_with(|h| h.get()).unwrap_or(true) {
         return;
     }
-    let guard = lock(&REGISTRY);
-    let _ = STASH.try_with(|s| *s.borrow_mut() = Some(guard));
-    let _ = STASHED.try_with(|s| s.set(true));
+    REGISTRY.renew_if_locked();
 }
 
-extern "C" fn atfork_release() {
-    if STASHED.try_with(|s| s.get()).unwrap_or(false) {
-        let _ = STASHED.try_with(|s| s.set(false));
-        let _ = STASH.try_with(|s| s.borrow_mut().take());
-    }
-}
-
-/// Installs the `pthread_atfork` handlers that hold the registry across forks made outside
-/// this crate (once).
+/// Installs the `pthread_atfork` child handler (once).
 fn ensure_atfork() {
     ATFORK.call_once(|| {
-        // Without them, a fork made elsewhere while another thread holds the registry could
+        // Without it, a fork made elsewhere while another thread holds the registry could
         // leave the child's registry locked: say so rather than fail.
-        if let Err(e) = sys::at_fork(atfork_prepare, atfork_release, atfork_release) {
+        if let Err(e) = sys::at_fork_child(atfork_child) {
             let _ = writeln!(
                 io::stderr(),
                 "multiproc: {e}: forks made outside multiproc are unguarded"
@@ -597,12 +640,18 @@ pub(crate) fn register_relayed(
     name: String,
     daemon: bool,
 ) -> Arc<ChildState> {
-    add_child(pid, Watch::Relayed { pidfd, status }, name, daemon)
+    let watch = Watch::Relayed {
+        pidfd,
+        status,
+        server_gone: std::sync::atomic::AtomicBool::new(false),
+    };
+    add_child(pid, watch, name, daemon)
 }
 
 fn add_child(pid: Pid, watch: Watch, name: String, daemon: bool) -> Arc<ChildState> {
     let state = Arc::new(ChildState {
         pid,
+        owner: identity::pid(),
         watch,
         name: Mutex::new(name),
         daemon,

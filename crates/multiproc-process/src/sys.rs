@@ -261,19 +261,72 @@ pub(crate) fn at_exit(f: extern "C" fn()) -> io::Result<()> {
     }
 }
 
-/// Registers `pthread_atfork` handlers.
-pub(crate) fn at_fork(
-    prepare: extern "C" fn(),
-    parent: extern "C" fn(),
-    child: extern "C" fn(),
-) -> io::Result<()> {
-    // SAFETY: the handlers are plain `extern "C" fn()`s that live for the whole program; they
-    // take and release a mutex and touch thread-locals only.
-    let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+/// Registers a `pthread_atfork` child handler.
+pub(crate) fn at_fork_child(child: extern "C" fn()) -> io::Result<()> {
+    // SAFETY: the handler is a plain `extern "C" fn()` that lives for the whole program; it
+    // tries a mutex and may allocate (glibc's fork resets malloc's locks first).
+    let rc = unsafe { libc::pthread_atfork(None, None, Some(child)) };
     if rc == 0 {
         Ok(())
     } else {
         Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// A mutex reached through a pointer, made at first use and never freed, that the child of a
+/// fork can replace with a fresh one when a thread that does not exist in the child held it.
+pub(crate) struct RenewableMutex<T: 'static> {
+    ptr: std::sync::atomic::AtomicPtr<std::sync::Mutex<T>>,
+    init: fn() -> T,
+}
+
+impl<T> RenewableMutex<T> {
+    pub(crate) const fn new(init: fn() -> T) -> RenewableMutex<T> {
+        RenewableMutex {
+            ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            init,
+        }
+    }
+
+    fn fresh(&self) -> *mut std::sync::Mutex<T> {
+        Box::into_raw(Box::new(std::sync::Mutex::new((self.init)())))
+    }
+
+    /// The mutex (made at the first call).
+    pub(crate) fn get(&self) -> &'static std::sync::Mutex<T> {
+        use std::sync::atomic::Ordering;
+        let mut p = self.ptr.load(Ordering::Acquire);
+        if p.is_null() {
+            let fresh = self.fresh();
+            p = match self.ptr.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => fresh,
+                // Another thread installed one first; ours stays allocated (once, small).
+                Err(other) => other,
+            };
+        }
+        // SAFETY: every pointer stored in `ptr` comes from `Box::into_raw` and is never freed
+        // (a replaced mutex is leaked, since a reference to it may still exist), so it is valid
+        // for 'static; `Mutex<T>` is `Sync` for `T: Send`, and these mutexes are only used
+        // through `&`.
+        unsafe { &*p }
+    }
+
+    /// In the child of a fork: if the mutex is locked, replaces it with a fresh one (the old
+    /// one is leaked). Only for a process with one thread, which holds no guard of it.
+    pub(crate) fn renew_if_locked(&self) {
+        use std::sync::atomic::Ordering;
+        let p = self.ptr.load(Ordering::Acquire);
+        if p.is_null() {
+            return;
+        }
+        if let Err(std::sync::TryLockError::WouldBlock) = self.get().try_lock() {
+            self.ptr.store(self.fresh(), Ordering::Release);
+        }
     }
 }
 
@@ -581,6 +634,32 @@ pub(crate) fn run_job(ready: crate::exec::Ready) -> ! {
     // set the job up could run this program's code anyway.
     let trampoline = unsafe { trampoline_at(ready.trampoline_offset()) };
     crate::exec::run(ready, trampoline)
+}
+
+/// Sets a signal's disposition to SIG_DFL.
+pub(crate) fn set_default_disposition(sig: i32) {
+    // SAFETY: setting a disposition to SIG_DFL installs no handler code.
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+}
+
+/// Sets a signal's disposition to SIG_IGN.
+pub(crate) fn ignore_signal(sig: i32) {
+    // SAFETY: setting a disposition to SIG_IGN installs no handler code.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// Writes all of `bytes` to `fd` (no duplicate fd needed: it works when out of fds).
+pub(crate) fn write_all_fd(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length.
+        let n =
+            cvt_r(|| unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) })?;
+        bytes = &bytes[(n as usize).min(bytes.len())..];
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+    }
+    Ok(())
 }
 
 /// Ignores SIGPIPE, as std's runtime does before `main` (a process started by `exec` runs its

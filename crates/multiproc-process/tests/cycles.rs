@@ -73,7 +73,7 @@ fn thousand_starts_leave_nothing_behind() {
         multiproc_process::active_children().is_empty()
     });
 
-    // The forkserver is the one child left (alive), and the one fd more: its socket.
+    // The forkserver is the one child left (alive).
     let left = children();
     assert!(left.len() <= 1, "stray children: {left:?}");
     for pid in &left {
@@ -88,7 +88,7 @@ fn thousand_starts_leave_nothing_behind() {
             .to_owned();
         assert_ne!(state, "Z", "a zombie: {pid}");
     }
-    // The fds kept for good: the forkserver's socket, and the eventfd of the reaper thread
-    // that the drops above started.
-    assert_eq!(open_fds(), fds + left.len() + 1, "fds leaked");
+    // The fds kept for good: the forkserver's socket and pidfd, and the eventfd of the reaper
+    // thread that the drops above started.
+    assert_eq!(open_fds(), fds + 2 * left.len() + 1, "fds leaked");
 }
