@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 const SERVER_ENV: &str = "MULTIPROC_FORKSERVER";
 const MAGIC: u32 = 0x4d50_4653; // "MPFS"
@@ -42,13 +42,21 @@ pub(crate) struct Client {
     server_pidfd: OwnedFd,
 }
 
-static CLIENT: Mutex<Option<Client>> = Mutex::new(None);
+/// Renewable (see `sys::RenewableMutex`): the child of a fork made outside this crate while
+/// another thread talked to the server starts with no client rather than wait for good.
+static CLIENT: sys::RenewableMutex<Option<Client>> = sys::RenewableMutex::new(|| None);
 
 /// The forkserver client, locked (held across forks, see `registry::ForkLocks`).
 pub(crate) type ClientGuard = MutexGuard<'static, Option<Client>>;
 
 pub(crate) fn lock_client() -> ClientGuard {
-    CLIENT.lock().unwrap_or_else(|p| p.into_inner())
+    CLIENT.get().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// In the child of a fork made outside this crate: a client mutex left locked by a thread
+/// that does not exist here is replaced.
+pub(crate) fn renew_client_if_locked() {
+    CLIENT.renew_if_locked();
 }
 
 /// In a forked child: the parent's forkserver is not the child's. Its socket is closed (so
@@ -118,6 +126,11 @@ pub(crate) fn start(
     exec::check_code(&job)?;
     registry::ensure_exit_hook();
     registry::reap_finished();
+    // Not while holding the client (a fork holds stdout first, then the client).
+    let _ = io::stdout().flush();
+    // Holding the client keeps this crate's forks out while the request's fds exist: a
+    // sibling child never inherits the status pipe (which would delay its end of file).
+    let mut slot = lock_client();
     let job_file = exec::job_file(&job, &becomes, Vec::new(), None)?;
     let (status_r, status_w) = sys::status_pipe()?;
     let me = registry::self_pidfd()?;
@@ -138,9 +151,6 @@ pub(crate) fn start(
     fds.extend(result.map(AsFd::as_fd));
     fds.extend(handles.iter().map(AsFd::as_fd));
 
-    // Not while holding the client (a fork holds stdout first, then the client).
-    let _ = io::stdout().flush();
-    let mut slot = lock_client();
     let client = connect(&mut slot)?;
     let reply = exchange(
         client.sock.as_fd(),

@@ -545,8 +545,8 @@ impl ForkLocks {
 
 static ATFORK: Once = Once::new();
 
-/// In the child of any fork: if the registry's mutex is locked, a thread that does not exist
-/// here held it at the fork (a fork made outside this crate; the crate's own forks hold it
+/// In the child of any fork: if the registry's (or the forkserver client's) mutex is locked,
+/// a thread that does not exist here held it at the fork (a fork made outside this crate; the crate's own forks hold it
 /// themselves and release it in `become_child`). The child then starts over with a fresh,
 /// empty registry rather than wait for good. Nothing is taken before the fork, so no prepare
 /// handler ever waits for a lock while libc holds its own fork lock.
@@ -555,6 +555,7 @@ extern "C" fn atfork_child() {
         return;
     }
     REGISTRY.renew_if_locked();
+    crate::forkserver::renew_client_if_locked();
 }
 
 /// Installs the `pthread_atfork` child handler (once).
