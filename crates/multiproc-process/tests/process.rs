@@ -23,6 +23,18 @@ fn wait_at(gate: &mut UnixStream) {
     let _ = gate.read(&mut b);
 }
 
+/// Reads one line a child reported, byte by byte (never to end of file: other tests'
+/// children may hold a copy of the writing end).
+fn read_line(s: &mut UnixStream) -> String {
+    let mut line = String::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with('\n') {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "child report cut short");
+        line.push(byte[0] as char);
+    }
+    line
+}
+
 fn open(gate: &mut UnixStream) {
     gate.write_all(b"x").expect("open the gate");
 }
@@ -92,16 +104,7 @@ fn lifecycle_before_start_after_start_after_join() {
     assert!(p.is_alive());
     assert_eq!(p.exitcode(), None);
     assert!(is_active(pid));
-    let mut line = String::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with('\n') {
-        assert_eq!(
-            report_rx.read(&mut byte).unwrap(),
-            1,
-            "child report cut short"
-        );
-        line.push(byte[0] as char);
-    }
+    let line = read_line(&mut report_rx);
     let parts: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(parts[0], "lifecycle");
     assert_eq!(parts[1], pid.to_string());
@@ -526,12 +529,7 @@ fn exiting_process_terminates_daemons_and_joins_the_rest() {
         // Returning ends the body: the daemon gets SIGTERM, `n` is waited for.
     });
     outer.start().unwrap();
-    let mut line = String::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with('\n') {
-        assert_eq!(report_rx.read(&mut byte).unwrap(), 1);
-        line.push(byte[0] as char);
-    }
+    let line = read_line(&mut report_rx);
     let pids: Vec<i32> = line
         .split_whitespace()
         .map(|s| s.parse().unwrap())
@@ -614,12 +612,7 @@ fn exit_of_the_main_program_terminates_daemons_and_joins_the_rest() {
         writeln!(report_tx, "{} {}", d.pid().unwrap(), n.pid().unwrap()).unwrap();
         std::process::exit(0);
     });
-    let mut line = String::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with('\n') {
-        assert_eq!(report_rx.read(&mut byte).unwrap(), 1);
-        line.push(byte[0] as char);
-    }
+    let line = read_line(&mut report_rx);
     let pids: Vec<i32> = line
         .split_whitespace()
         .map(|s| s.parse().unwrap())
