@@ -473,16 +473,7 @@ pub fn fd_flags(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(libc::c_int, lib
 ///
 /// If `poll(2)` fails.
 pub fn fd_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: one live pollfd, for the duration of the call.
-    let rc = unsafe { libc::poll(&mut p, 1, ms) };
-    assert!(rc >= 0, "poll: {}", io::Error::last_os_error());
-    rc > 0
+    crate::poll::poll_readable(fd, Some(timeout)).expect("poll")
 }
 
 /// Narrows this process's CPU affinity mask to the first CPU it may run on now, and returns

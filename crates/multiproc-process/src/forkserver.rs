@@ -17,7 +17,7 @@ use crate::registry::{self, Becomes, ChildState};
 use crate::sys;
 use crate::ProcessError;
 use multiproc_internal::{fdpass, identity};
-use multiproc_signal::Pid;
+use multiproc_signal::{Pid, Signal};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -223,9 +223,7 @@ fn exchange(
         Err(e) if gone(&e) => return Err(Trouble::ServerGone),
         Err(e) => return Err(Trouble::Refused(e)),
     };
-    if n == 0 {
-        return Err(Trouble::ServerGone);
-    }
+    // End of file (0) or a reply of the wrong size: the server is gone or confused.
     if n != 4 {
         return Err(Trouble::ServerGone);
     }
@@ -291,9 +289,9 @@ fn serve(sock: OwnedFd) -> ! {
     // Whatever the client ignores (`exec` keeps SIG_IGN): the server must reap its workers
     // itself (SIGCHLD at its default) and must outlive a Ctrl-C to the terminal's process
     // group (SIGINT ignored, as Python's forkserver does; workers get the default back).
-    sys::ignore_sigpipe();
-    sys::set_default_disposition(libc::SIGCHLD);
-    sys::ignore_signal(libc::SIGINT);
+    let _ = multiproc_signal::ignore(Signal::Pipe);
+    let _ = multiproc_signal::set_default(Signal::Chld);
+    let _ = multiproc_signal::ignore(Signal::Int);
     let mut sock = Some(sock);
     let mut workers: Vec<Worker> = Vec::new();
     loop {
@@ -336,10 +334,7 @@ fn serve(sock: OwnedFd) -> ! {
                         if send_reply(s.as_fd(), reply).is_err() {
                             // The client cannot know of the worker: it must not run.
                             if let Some(pid) = sent_pid {
-                                let _ = multiproc_signal::kill(
-                                    Pid::from_raw(pid),
-                                    multiproc_signal::Signal::Kill,
-                                );
+                                let _ = multiproc_signal::kill(Pid::from_raw(pid), Signal::Kill);
                             }
                             let err = io::Error::from_raw_os_error(libc::EAGAIN);
                             let _ = send_reply(s.as_fd(), Err(err));
@@ -409,7 +404,7 @@ fn start_worker(
         drop(sock.take());
         workers.clear();
         drop(status.take());
-        sys::set_default_disposition(libc::SIGINT);
+        let _ = multiproc_signal::set_default(Signal::Int);
         match exec::ready_from(&job, handles, result, client) {
             Ok(ready) => {
                 drop(job);
@@ -423,7 +418,7 @@ fn start_worker(
     let (pidfd, for_client) = match pidfds {
         Ok(fds) => fds,
         Err(e) => {
-            let _ = multiproc_signal::kill(Pid::from_raw(pid), multiproc_signal::Signal::Kill);
+            let _ = multiproc_signal::kill(Pid::from_raw(pid), Signal::Kill);
             let _ = sys::waitpid(pid, 0);
             return Err(e);
         }

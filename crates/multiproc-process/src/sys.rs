@@ -626,26 +626,15 @@ pub(crate) fn poll_many(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<bool>> {
 /// Runs a checked job (from an exec'd spawn child's entry, or in a forkserver's worker) and
 /// ends the process.
 pub(crate) fn run_job(ready: crate::exec::Ready) -> ! {
-    ignore_sigpipe();
-    // SAFETY: the job came from this program's own parent (through an fd handed over at exec,
-    // or from the forkserver's client over its private socket) and was checked (magic,
-    // version, length, fds); the parent made the offset from a `Trampoline` of this same
-    // binary (`/proc/self/exe`). A program with elevated privileges was refused, so whoever
-    // set the job up could run this program's code anyway.
+    // As std's runtime does before `main` (which a job runs before): writing to a closed pipe
+    // is an error, not death.
+    let _ = multiproc_signal::ignore(multiproc_signal::Signal::Pipe);
+    // The job came from this program's own parent and was checked (magic, version, length,
+    // fds); a program with elevated privileges was refused, so whoever made it could run
+    // this program's code anyway.
+    // SAFETY: the parent made the offset from a `Trampoline` of this same binary.
     let trampoline = unsafe { trampoline_at(ready.trampoline_offset()) };
     crate::exec::run(ready, trampoline)
-}
-
-/// Sets a signal's disposition to SIG_DFL.
-pub(crate) fn set_default_disposition(sig: i32) {
-    // SAFETY: setting a disposition to SIG_DFL installs no handler code.
-    unsafe { libc::signal(sig, libc::SIG_DFL) };
-}
-
-/// Sets a signal's disposition to SIG_IGN.
-pub(crate) fn ignore_signal(sig: i32) {
-    // SAFETY: setting a disposition to SIG_IGN installs no handler code.
-    unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
 /// Writes all of `bytes` to `fd` (no duplicate fd needed: it works when out of fds).
@@ -660,12 +649,4 @@ pub(crate) fn write_all_fd(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<(
         }
     }
     Ok(())
-}
-
-/// Ignores SIGPIPE, as std's runtime does before `main` (a process started by `exec` runs its
-/// job before `main`, with the default disposition `Command` restored): writing to a closed
-/// pipe is then an error, not death.
-pub(crate) fn ignore_sigpipe() {
-    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
