@@ -68,6 +68,7 @@ mod forkserver;
 mod frame;
 mod method;
 pub mod os;
+mod pool;
 mod process;
 mod registry;
 mod spawn;
@@ -81,6 +82,7 @@ pub use crate::{
     },
     error::{JoinError, ProcessError},
     method::{get_start_method, set_start_method, StartMethod},
+    pool::{AsyncResult, IMap, Pool, PoolBuilder, PoolError},
     process::{Builder, Process, Run},
     spawn::{spawn, spawn_fn, JoinHandle},
     status::ExitStatus,

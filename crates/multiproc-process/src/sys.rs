@@ -448,6 +448,93 @@ pub(crate) fn value_trampoline<A: serde::de::DeserializeOwned, R: serde::Seriali
     }
 }
 
+/// A pool task's trampoline: decodes a chunk of arguments (a postcard sequence), calls the
+/// function at the address on each, and appends the results (a postcard sequence) to `out`;
+/// an error is a decoding or encoding failure's message. One instance per argument and
+/// result types; its own address travels with the task, as for a job.
+pub(crate) type PoolTrampoline = fn(usize, &[u8], &mut Vec<u8>) -> Result<(), String>;
+
+/// The pool trampoline of a `fn(A) -> R`.
+pub(crate) fn pool_trampoline<A: serde::de::DeserializeOwned, R: serde::Serialize>(
+    func: usize,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let args: Vec<A> = postcard::from_bytes(input).map_err(|e| e.to_string())?;
+    // SAFETY: `func` is the address of a `fn(A) -> R` of this binary: the pool took the
+    // offset of one, in a process running the same executable (a fork of it, or an `exec`
+    // of `/proc/self/exe`), and sent it with the offset of this very instance of the
+    // trampoline, made for that `A` and `R`. Function pointers are address-sized.
+    let f: fn(A) -> R = unsafe { std::mem::transmute_copy::<usize, fn(A) -> R>(&func) };
+    let results: Vec<R> = args.into_iter().map(f).collect();
+    *out = postcard::to_extend(&results, std::mem::take(out)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The pool trampoline of a `fn(A, B) -> R` (`starmap`): the arguments are pairs.
+pub(crate) fn pool_trampoline2<
+    A: serde::de::DeserializeOwned,
+    B: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+>(
+    func: usize,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let args: Vec<(A, B)> = postcard::from_bytes(input).map_err(|e| e.to_string())?;
+    // SAFETY: as in `pool_trampoline`, for a `fn(A, B) -> R`.
+    let f: fn(A, B) -> R = unsafe { std::mem::transmute_copy::<usize, fn(A, B) -> R>(&func) };
+    let results: Vec<R> = args.into_iter().map(|(a, b)| f(a, b)).collect();
+    *out = postcard::to_extend(&results, std::mem::take(out)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The pool trampoline at `offset` from the anchor.
+///
+/// # Safety
+///
+/// `offset` must have been made by [`code_offset`] from a [`PoolTrampoline`] in a process
+/// running this same binary.
+pub(crate) unsafe fn pool_trampoline_at(offset: u64) -> PoolTrampoline {
+    let addr = code_at(offset);
+    // SAFETY: forwarded to the caller; a `PoolTrampoline` is address-sized.
+    unsafe { std::mem::transmute_copy::<usize, PoolTrampoline>(&addr) }
+}
+
+/// Runs a pool task in a worker: the trampoline and the function at these offsets, on the
+/// encoded chunk of arguments; the results are appended to `out`.
+///
+/// Only the pool's worker loop calls this, with offsets that came from its own parent over
+/// the worker's private task channel: the parent made them with [`code_offset`] from a
+/// [`PoolTrampoline`] instance and the `fn` it was made for, in a process running this same
+/// executable (checked to lie in it under `spawn` and `forkserver`).
+pub(crate) fn call_pool_task(
+    trampoline: u64,
+    func: u64,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    // SAFETY: the offsets name a `PoolTrampoline` and its function in this executable, as
+    // said above (the task channel is private to the pool and its worker).
+    let t = unsafe { pool_trampoline_at(trampoline) };
+    t(code_at(func), input, out)
+}
+
+/// Runs a pool's initializer in a worker: the [`Trampoline`] and the `fn(A)` at these
+/// offsets, on the encoded argument and its handles' fds. As with [`call_pool_task`], the
+/// offsets come from the worker's own parent, made from a `unit_trampoline::<A>` and its
+/// `fn(A)` in a process running this same executable.
+pub(crate) fn call_initializer(
+    trampoline: u64,
+    func: u64,
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+) -> JobOut {
+    // SAFETY: as said above.
+    let t = unsafe { trampoline_at(trampoline) };
+    t(code_at(func), arg, fds)
+}
+
 /// The trampoline at `offset` from the anchor.
 ///
 /// # Safety
