@@ -413,9 +413,29 @@ fn processes() -> Result {
     Ok(())
 }
 
+fn pool() -> Result {
+    let pool = multiproc::process::Pool::new(2)?;
+    let start = Instant::now();
+    let squares = pool.map(square, 0..1_000_000u64)?;
+    let map_time = start.elapsed();
+    assert_eq!(squares[999], 999 * 999);
+    let start = Instant::now();
+    for n in 0..1000u64 {
+        assert_eq!(pool.apply_async(square, n)?.get()?, n * n);
+    }
+    let round_trip = start.elapsed() / 1000;
+    let lazy: u64 = pool.imap(square, 1..=100u64).map(|r| r.unwrap_or(0)).sum();
+    println!(
+        "Pool(2)           map(square) over 1,000,000 items: {map_time:.2?}; \
+         apply_async().get() round trip: {round_trip:.2?}; imap sum of squares 1..=100: {lazy}"
+    );
+    Ok(())
+}
+
 fn main() -> Result {
     println!("multiproc tour: real processes, timings on this machine\n");
     processes()?;
+    pool()?;
     value()?;
     atomic()?;
     array()?;

@@ -28,6 +28,10 @@
 //! | `Process(target=f, args=(a,))`, any start method | [`Process::from_fn(f, a)`](Process::from_fn), [`process::spawn_fn(f, a)`](process::spawn_fn) | `f` a `fn` item; `a` serializable, shared objects inside it travel as fds |
 //! | `set_start_method('spawn' / 'forkserver')` | [`process::set_start_method(StartMethod::Spawn)`](process::set_start_method), [`process::Builder::start_method`] | nothing to add to `main`: an entry hook runs the child (and the forkserver) |
 //! | (a return value: `Pool.apply`) | [`spawn(f)`](spawn) → [`JoinHandle::join`](process::JoinHandle::join) | `std::thread::spawn` with processes: the value, or the panic's message as an error |
+//! | `Pool(n)`, `Pool(n, initializer, initargs, maxtasksperchild)` | [`Pool::new(n)`](Pool::new), [`Pool::builder()`](Pool::builder) | no threads: callers drive it; a worker's death fails only its task, with an error |
+//! | `pool.apply(f, (a,))`, `apply_async(...).get(timeout)` | [`apply`](Pool::apply), [`apply_async`](Pool::apply_async) → [`process::AsyncResult`] (`get`, `get_timeout`, `wait`, `ready`, `successful`, [`then`](process::AsyncResult::then) for callbacks) | `f` a `fn` item; `a` and the result serializable |
+//! | `pool.map`, `map_async`, `starmap`, `imap`, `imap_unordered` (`chunksize`) | [`map`](Pool::map), [`map_async`](Pool::map_async), [`starmap`](Pool::starmap), [`imap`](Pool::imap), [`imap_unordered`](Pool::imap_unordered); `_chunked` forms | Python's default chunk size; `imap` reads its input lazily |
+//! | `pool.close()`, `join()`, `terminate()`, `with Pool() as p:` | [`close`](Pool::close), [`join`](Pool::join), [`terminate`](Pool::terminate); dropping the pool | terminate: SIGTERM, SIGKILL after 1 s; never hangs |
 //! | daemon children at exit; killed parent | [`process::Builder::daemon`] | SIGTERM at normal exit; SIGKILL when the parent dies in any way, even from a thread that ended |
 //! | `current_process()`, `parent_process()`, `active_children()`, `cpu_count()` | [`process::current_process`], [`process::parent_process`], [`process::active_children`], [`process::cpu_count`] | `cpu_count` follows the affinity mask |
 //! | `os.fork()`, `os.wait()`, `os.waitpid(pid, WNOHANG)` | [`process::os::fork`] (`unsafe`), [`process::os::wait`], [`process::os::waitpid`] | |
@@ -161,15 +165,15 @@ pub use multiproc_mqueue as mqueue;
 #[doc(inline)]
 pub use multiproc_mqueue::{JoinableQueue, Queue, SimpleQueue};
 
-/// Processes: `Process`, `spawn`, `JoinHandle`, `current_process`, `active_children`, `os`
-/// (crate `multiproc-process`).
+/// Processes: `Process`, `spawn`, `JoinHandle`, `Pool`, `current_process`,
+/// `active_children`, `os` (crate `multiproc-process`).
 #[cfg(feature = "process")]
 #[doc(inline)]
 pub use multiproc_process as process;
 
 #[cfg(feature = "process")]
 #[doc(inline)]
-pub use multiproc_process::{spawn, Process};
+pub use multiproc_process::{spawn, Pool, Process};
 
 /// The common types in one import: `use multiproc::prelude::*;`.
 pub mod prelude {
@@ -182,8 +186,9 @@ pub mod prelude {
     #[cfg(feature = "process")]
     #[doc(no_inline)]
     pub use multiproc_process::{
-        active_children, cpu_count, current_process, parent_process, spawn, spawn_fn, ExitStatus,
-        JoinError, JoinHandle, Process, ProcessError, Run, StartMethod,
+        active_children, cpu_count, current_process, parent_process, spawn, spawn_fn, AsyncResult,
+        ExitStatus, JoinError, JoinHandle, Pool, PoolError, Process, ProcessError, Run,
+        StartMethod,
     };
     #[cfg(feature = "semaphore")]
     #[doc(no_inline)]
