@@ -138,10 +138,16 @@ pub fn fork_child(body: impl FnOnce()) -> ForkChild {
     crate::identity::ensure_fork_handler();
     install_child_panic_hook();
     let _ = io::stdout().flush();
+    // Held across the fork (in the order the process crate takes them): the child gets
+    // streams no missing thread holds. (The harness prints results from its main thread; a
+    // child forked while it held stdout would block at its first print, or its first
+    // `Process::start`, forever.)
+    let streams = (io::stdout().lock(), io::stderr().lock());
     // SAFETY: fork has no memory-safety preconditions here; the child only runs `body` and
     // `_exit`s. (The test process has other threads; the child must avoid locks they might
     // have held, which the multiproc tests do: their bodies touch shared memory and syscalls.)
     let pid = unsafe { libc::fork() };
+    drop(streams);
     if pid == 0 {
         IN_FORKED_CHILD.store(true, Ordering::Relaxed);
         let code = match panic::catch_unwind(AssertUnwindSafe(body)) {

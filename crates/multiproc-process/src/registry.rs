@@ -13,8 +13,10 @@ use multiproc_signal::{Pid, Signal};
 use std::convert::Infallible;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
-use std::time::Duration;
+use std::sync::{
+    Arc, Mutex, MutexGuard, Once, PoisonError, RwLock, RwLockWriteGuard, TryLockError,
+};
+use std::time::{Duration, Instant};
 
 /// How long the exit hook lets daemonic children end after SIGTERM before SIGKILL.
 const DAEMON_GRACE: Duration = Duration::from_secs(1);
@@ -443,6 +445,8 @@ pub(crate) struct ForkLocks {
     /// The child's view of this process, built before the fork.
     parent: Arc<ParentInfo>,
     setup: ChildSetup,
+    /// No panic is being reported (see [`install_panic_gate`]).
+    _gate: RwLockWriteGuard<'static, ()>,
 }
 
 thread_local! {
@@ -473,6 +477,8 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
     // Before any lock: a `Once` another thread is running at the fork would never finish in
     // the child.
     ensure_exit_hook();
+    install_panic_gate();
+    let gate = PANIC_GATE.write().unwrap_or_else(PoisonError::into_inner);
     let mut out = io::stdout().lock();
     let _ = out.flush();
     let err = io::stderr().lock();
@@ -500,6 +506,7 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
         holding: Holding::new(),
         parent,
         setup,
+        _gate: gate,
     })
 }
 
@@ -516,6 +523,7 @@ impl ForkLocks {
             holding,
             parent,
             setup,
+            _gate,
         } = self;
         reg.owner = identity::pid();
         if !reg.children.is_empty() {
@@ -544,6 +552,40 @@ impl ForkLocks {
 }
 
 static ATFORK: Once = Once::new();
+
+/// Held for reading while a panic is reported, for writing across the crate's forks.
+static PANIC_GATE: RwLock<()> = RwLock::new(());
+static PANIC_GATE_HOOK: Once = Once::new();
+/// How long a panic waits for a fork in progress before it is reported anyway.
+const PANIC_GATE_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Wraps the panic hook so that the crate's forks never happen while another thread reports
+/// a panic: the standard hook holds a private lock (the backtrace lock) while it prints, and
+/// a child forked then would wait for it forever at its own first panic (a pool worker whose
+/// task panics, say). A fork waits for the reports in progress; a panic during a fork waits
+/// for it (at most a second). A hook set later replaces this one, and the protection with it.
+fn install_panic_gate() {
+    if std::thread::panicking() {
+        return; // `set_hook` refuses; the next start installs it
+    }
+    PANIC_GATE_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let start = Instant::now();
+            let _gate = loop {
+                match PANIC_GATE.try_read() {
+                    Ok(g) => break Some(g),
+                    Err(TryLockError::Poisoned(p)) => break Some(p.into_inner()),
+                    Err(TryLockError::WouldBlock) if start.elapsed() < PANIC_GATE_PATIENCE => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(TryLockError::WouldBlock) => break None,
+                }
+            };
+            previous(info);
+        }));
+    });
+}
 
 /// In the child of any fork: if the registry's (or the forkserver client's) mutex is locked,
 /// a thread that does not exist here held it at the fork (a fork made outside this crate; the crate's own forks hold it

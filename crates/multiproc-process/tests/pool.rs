@@ -140,10 +140,15 @@ fn exit_with(code: i32) -> u32 {
 }
 
 fn segfault((): ()) -> u32 {
-    // SAFETY: restoring SIGSEGV's default action (the standard library's handler would
-    // return from a raised one) and raising it at this process: it ends the worker, as a
-    // crash does.
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: no core file (writing one would delay the worker's end past the test's bound);
+    // SIGSEGV's default action restored (the standard library's handler would return from a
+    // raised one) and raised at this process: it ends the worker, as a crash does.
     unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
         libc::signal(libc::SIGSEGV, libc::SIG_DFL);
         libc::raise(libc::SIGSEGV);
     }
@@ -245,6 +250,17 @@ fn map_apply_and_starmap(method: StartMethod) {
     );
     let r = pool.starmap_async(add, [(10, 20)]).unwrap();
     assert_eq!(r.get().unwrap(), [30]);
+    // A borrowed input, read lazily.
+    let v: Vec<u64> = (0..50).collect();
+    let got: Vec<u64> = pool
+        .imap(square, v.iter().copied())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, v.iter().map(|x| x * x).collect::<Vec<_>>());
+    assert!(matches!(
+        pool.imap_chunked(square, v.iter().copied(), 0).next(),
+        Some(Err(PoolError::Argument(_)))
+    ));
     // A non-capturing closure is a fn too.
     assert_eq!(
         pool.map(|s: String| s.len(), ["a", "bb", ""].map(String::from))
@@ -378,6 +394,7 @@ fn timeouts_and_successful(method: StartMethod) {
         slow.get_timeout(Duration::ZERO),
         Err(PoolError::AlreadyTaken)
     ));
+    assert!(slow.successful().unwrap());
     let bad = pool.apply_async(fail_on_odd, 3).unwrap();
     bad.wait().unwrap();
     assert!(!bad.successful().unwrap());
@@ -692,5 +709,99 @@ fn threads_share_a_pool() {
                 assert_eq!(v, (0..300).map(|x| x * x).collect::<Vec<_>>());
             });
         }
+    });
+}
+
+#[test]
+fn an_initializer_that_exits_breaks_the_pool_without_a_respawn_loop() {
+    fn exiting_init((): ()) {
+        multiproc_process::os::exit(4);
+    }
+    let _w = watchdog(LIMIT);
+    let pool = Pool::builder()
+        .processes(2)
+        .initializer(exiting_init, ())
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    match pool.apply(square, 2) {
+        Err(PoolError::Initializer(m)) => assert!(m.contains("exited with code 4"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // No worker is started again: the pool winds down.
+    assert!(matches!(
+        pool.apply(square, 2),
+        Err(PoolError::Initializer(_))
+    ));
+    pool.close();
+    pool.join().unwrap();
+    assert!(pool.pids().is_empty());
+}
+
+#[test]
+fn callbacks_may_use_the_pool_and_their_panics_surface() {
+    let _w = watchdog(LIMIT);
+    let pool = Arc::new(Pool::new(2).unwrap());
+    let got = Arc::new(Mutex::new(None));
+    let (p, g) = (pool.clone(), got.clone());
+    pool.apply_async(square, 3).unwrap().then(move |r| {
+        // The callback runs after its caller stopped driving: it may wait on the pool.
+        let nine = r.unwrap();
+        *g.lock().unwrap() = Some(p.apply(square, nine).unwrap());
+    });
+    // Calls on the pool run the callbacks.
+    while got.lock().unwrap().is_none() {
+        pool.apply(square, 0).unwrap();
+    }
+    let panicking = pool.apply_async(square, 4).unwrap();
+    // A callback's panic comes out of a call on the pool (or of `then` itself, for a result
+    // already in).
+    let mut surfaced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        panicking.then(|_| panic!("a callback's panic"));
+    }))
+    .is_err();
+    while !surfaced {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.apply(square, 0).unwrap()
+        }));
+        surfaced = r.is_err();
+    }
+    assert_eq!(*got.lock().unwrap(), Some(81));
+    still_works(&pool);
+}
+
+#[test]
+fn join_refuses_while_an_imap_reads_its_input() {
+    let _w = watchdog(LIMIT);
+    let pool = Pool::new(2).unwrap();
+    let mut it = pool.imap(square, 0..100_000);
+    assert_eq!(it.next().unwrap().unwrap(), 0);
+    pool.close();
+    assert!(matches!(pool.join(), Err(PoolError::Running)));
+    let rest: Vec<u64> = it.map(Result::unwrap).collect();
+    assert_eq!(rest.len(), 99_999);
+    pool.join().unwrap();
+}
+
+#[test]
+fn terminate_from_another_thread_stops_a_waiting_get() {
+    let _w = watchdog(LIMIT);
+    let (pool, q) = reporting_pool(StartMethod::Fork, 1);
+    let stuck = pool.apply_async(hang, 0).unwrap();
+    q.get().unwrap();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            stuck.get()
+        });
+        // The waiter drives the pool, asleep in its wait.
+        multiproc_internal::testing::until_asleep(tid_rx.recv().unwrap());
+        let t = Instant::now();
+        pool.terminate();
+        assert!(t.elapsed() < Duration::from_secs(3));
+        assert!(matches!(waiter.join().unwrap(), Err(PoolError::Terminated)));
     });
 }

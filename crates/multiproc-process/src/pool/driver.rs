@@ -14,7 +14,11 @@ use multiproc_pipe::{Fd, PipeBuilder, Receiver, RecvError, Sender, Waitable};
 use multiproc_signal::Pid;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +37,10 @@ const SLOW_TASK: Duration = Duration::from_millis(5);
 const AHEAD_TIME: Duration = Duration::from_micros(500);
 /// How long a terminated worker has to end before SIGKILL.
 const TERMINATE_GRACE: Duration = Duration::from_secs(1);
+/// Workers ending in the initializer one after another, before the pool gives up.
+const EARLY_DEATHS: u32 = 3;
+/// How long after a failed start a worker is tried again.
+const START_RETRY: Duration = Duration::from_millis(100);
 /// The longest a waiting caller sleeps before it looks again (a safety net: the driver
 /// wakes it when it delivers or steps down).
 const NAP: Duration = Duration::from_millis(100);
@@ -40,9 +48,9 @@ const NAP: Duration = Duration::from_millis(100);
 /// What a job does with its chunks' outcomes; typed by the job's result type.
 pub(crate) trait Sink: Send {
     /// Chunk `chunk` came back: its encoded results.
-    fn deliver(&mut self, chunk: u32, payload: &[u8]);
+    fn deliver(&mut self, chunk: u64, payload: &[u8]);
     /// Chunk `chunk` failed.
-    fn fail(&mut self, chunk: u32, err: PoolError);
+    fn fail(&mut self, chunk: u64, err: PoolError);
     /// Whether the job's result is complete (or failed).
     fn is_done(&self) -> bool;
     /// Whether the job failed, so that its chunks still queued need not run.
@@ -63,9 +71,33 @@ pub(crate) struct Job {
 /// A chunk of a job, encoded, waiting for a worker.
 pub(crate) struct Task {
     pub(crate) job: u64,
-    pub(crate) chunk: u32,
-    /// The whole task message; its seq is written when it is handed out.
+    pub(crate) chunk: u64,
+    /// The whole task message (only its header if the chunk is in `file`); its seq is
+    /// written when it is handed out.
     pub(crate) msg: Vec<u8>,
+    /// The chunk, when too large for the ring (see [`package`]).
+    pub(crate) file: Option<Arc<File>>,
+}
+
+/// A chunk's task, encoded and packaged, with its number of items.
+pub(crate) struct Chunk {
+    pub(crate) msg: Vec<u8>,
+    pub(crate) file: Option<Arc<File>>,
+    pub(crate) items: u32,
+}
+
+/// Readies an encoded task message for the ring: a chunk larger than a worker's window moves
+/// into a memfd, so that handing it out never blocks (a worker that dies meanwhile cannot
+/// stall the pool), and the message keeps only its header.
+pub(crate) fn package(mut msg: Vec<u8>) -> Result<(Vec<u8>, Option<Arc<File>>), PoolError> {
+    if msg.len() + FRAME_COST <= WINDOW {
+        return Ok((msg, None));
+    }
+    let file = File::from(crate::sys::memfd(c"multiproc-pool-task")?);
+    (&file).write_all(&msg[worker::TASK_HEADER..])?;
+    msg.truncate(worker::TASK_HEADER);
+    msg[0] = worker::TASK_IN_FILE;
+    Ok((msg, Some(Arc::new(file))))
 }
 
 /// The pool's bookkeeping, under the state lock.
@@ -117,16 +149,23 @@ impl State {
         }
     }
 
-    fn fail_chunk(&mut self, job: u64, chunk: u32, err: PoolError) {
+    fn fail_chunk(&mut self, job: u64, chunk: u64, err: PoolError) {
         if let Some(j) = self.jobs.get_mut(&job) {
             j.sink.fail(chunk, err);
         }
         self.settle(job);
     }
 
-    fn deliver_chunk(&mut self, job: u64, chunk: u32, payload: &[u8]) {
+    fn deliver_chunk(&mut self, job: u64, chunk: u64, payload: &[u8]) {
         if let Some(j) = self.jobs.get_mut(&job) {
-            j.sink.deliver(chunk, payload);
+            // A result type whose `Deserialize` panics fails its chunk; it must not leave
+            // the job waiting forever.
+            if panic::catch_unwind(AssertUnwindSafe(|| j.sink.deliver(chunk, payload))).is_err() {
+                j.sink.fail(
+                    chunk,
+                    PoolError::Decode("decoding the result panicked".into()),
+                );
+            }
         }
         self.settle(job);
     }
@@ -188,11 +227,12 @@ pub(crate) struct Config {
 struct Sent {
     seq: u64,
     job: u64,
-    chunk: u32,
+    chunk: u64,
     bytes: usize,
     at: Instant,
     /// The message, to hand to another worker if this one dies before starting it.
     msg: Vec<u8>,
+    file: Option<Arc<File>>,
 }
 
 /// A worker and its channels.
@@ -208,6 +248,10 @@ struct Slot {
     /// Told to end (after `close`), or its channel broke: no more tasks.
     retiring: bool,
     last_answer: Instant,
+    /// Its initializer has finished (always, without one).
+    ready: bool,
+    /// Its result channel ended or broke: nothing more to read.
+    results_done: bool,
 }
 
 impl Slot {
@@ -226,6 +270,10 @@ impl Slot {
 struct Driver {
     slots: Vec<Slot>,
     started: usize,
+    /// Workers that ended in the initializer, in a row.
+    early_deaths: u32,
+    /// When starting a worker last failed.
+    start_failed: Option<Instant>,
     /// The recent average time a task takes, as seen from here.
     task_time: Option<Duration>,
 }
@@ -258,6 +306,8 @@ impl Shared {
             driver: Mutex::new(Driver {
                 slots: Vec::new(),
                 started: 0,
+                early_deaths: 0,
+                start_failed: None,
                 task_time: None,
             }),
             wake: crate::sys::counter_eventfd()?,
@@ -312,6 +362,7 @@ impl Shared {
                     results: result_tx,
                     init,
                     max_tasks: self.config.max_tasks,
+                    check_code: self.config.method != StartMethod::Fork,
                 },
             );
         process.start()?;
@@ -327,6 +378,8 @@ impl Shared {
             handed: 0,
             retiring: false,
             last_answer: Instant::now(),
+            ready: self.config.init.is_none(),
+            results_done: false,
         })
     }
 
@@ -340,13 +393,20 @@ impl Shared {
         let mut st = self.lock();
         loop {
             if done(&mut st) {
+                // A submission made while the last driver finished its round: hand it out.
+                let pending = !st.driving && !st.queue.is_empty();
+                drop(st);
+                if pending {
+                    self.kick()?;
+                }
                 return Ok(true);
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| d <= now) {
                 return Ok(false);
             }
-            if st.driving {
+            // Terminating: `terminate` takes the driver's role and fails what is pending.
+            if st.driving || (st.terminated && !st.finished) {
                 let nap = deadline.map_or(NAP, |d| (d - now).min(NAP));
                 st = self
                     .cond
@@ -360,6 +420,7 @@ impl Shared {
             let role = Role(self);
             let r = self.round(deadline, true);
             drop(role);
+            self.run_callbacks();
             r?;
             st = self.lock();
         }
@@ -369,7 +430,7 @@ impl Shared {
     /// nobody drives; otherwise tells the driver to look.
     pub(crate) fn kick(&self) -> Result<(), PoolError> {
         let mut st = self.lock();
-        if st.driving {
+        if st.driving || st.terminated {
             drop(st);
             self.wake_driver();
             return Ok(());
@@ -379,6 +440,7 @@ impl Shared {
         let role = Role(self);
         let r = self.round(None, false);
         drop(role);
+        self.run_callbacks();
         r
     }
 
@@ -386,13 +448,15 @@ impl Shared {
     /// sleep until a worker answers or dies, someone wakes the driver, or `deadline`.
     fn round(&self, deadline: Option<Instant>, block: bool) -> Result<(), PoolError> {
         let mut d = self.drv();
+        if d.slots.len() < self.config.processes {
+            self.replenish(&mut d);
+        }
         let mut progressed = self.hand_out(&mut d)?;
         progressed |= self.take_in(&mut d);
         if d.slots.iter().any(|s| s.retiring) {
             // New workers, or tasks back in the queue: the caller's next round hands out.
             progressed |= self.reap_dead(&mut d)?;
         }
-        self.run_callbacks();
         if progressed || !block {
             return Ok(());
         }
@@ -405,12 +469,21 @@ impl Shared {
                 .collect();
             let wake = self.wake.as_fd();
             let mut ends: Vec<&dyn Waitable> = Vec::with_capacity(d.slots.len() * 2 + 1);
-            ends.extend(d.slots.iter().map(|s| &s.results as &dyn Waitable));
+            ends.extend(
+                d.slots
+                    .iter()
+                    .filter(|s| !s.results_done)
+                    .map(|s| &s.results as &dyn Waitable),
+            );
+            let n = ends.len();
             ends.extend(pidfds.iter().map(|f| f as &dyn Waitable));
             ends.push(&wake);
-            let timeout = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
+            let mut timeout = deadline.map(|dl| dl.saturating_duration_since(Instant::now()));
+            if d.slots.len() < self.config.processes {
+                // Workers missing: start them again soon.
+                timeout = Some(timeout.map_or(START_RETRY, |t| t.min(START_RETRY)));
+            }
             let ready = multiproc_pipe::wait(&ends, timeout)?;
-            let n = d.slots.len();
             (
                 ready.iter().any(|&i| i < n),
                 ready
@@ -431,17 +504,24 @@ impl Shared {
         if died || !answered {
             self.reap_dead(&mut d)?;
         }
-        self.run_callbacks();
         Ok(())
     }
 
-    /// Runs the callbacks of jobs that finished, outside the state lock.
+    /// Runs the callbacks of jobs that finished, by a caller that no longer drives (so that
+    /// a callback may use the pool: wait on it, submit, drop it).
     fn run_callbacks(&self) {
         let jobs = std::mem::take(&mut self.lock().callbacks);
+        let mut first_panic = None;
         for mut job in jobs {
             if let Some(cb) = job.callback.take() {
-                cb(&mut *job.sink);
+                if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| cb(&mut *job.sink))) {
+                    first_panic.get_or_insert(p);
+                }
             }
+        }
+        // Every callback ran; a panic of one goes on in the caller that ran them.
+        if let Some(p) = first_panic {
+            panic::resume_unwind(p);
         }
     }
 
@@ -498,15 +578,9 @@ impl Shared {
             let slot = &mut d.slots[i];
             let seq = slot.next_seq;
             task.msg[1..9].copy_from_slice(&seq.to_le_bytes());
-            // A message larger than the window goes to an idle worker, which reads it as it
-            // streams in: sent without the state lock.
-            let sent = if cost > WINDOW {
-                drop(st);
-                let sent = slot.tasks.send_bytes(&task.msg);
-                st = self.lock();
-                sent
-            } else {
-                slot.tasks.send_bytes(&task.msg)
+            let sent = match &task.file {
+                Some(file) => slot.tasks.send_bytes_with_fds(&task.msg, &[file.as_fd()]),
+                None => slot.tasks.send_bytes(&task.msg),
             };
             match sent {
                 Ok(()) => {
@@ -520,6 +594,7 @@ impl Shared {
                         bytes: cost,
                         at: Instant::now(),
                         msg: task.msg,
+                        file: task.file,
                     });
                     progressed = true;
                 }
@@ -552,13 +627,21 @@ impl Shared {
     fn take_in(&self, d: &mut Driver) -> bool {
         let mut got: Vec<(usize, Vec<u8>)> = Vec::new();
         for (i, s) in d.slots.iter_mut().enumerate() {
-            loop {
+            // A worker owes one answer per task it holds (and perhaps word of its
+            // initializer): no more is read from it in one go.
+            for _ in 0..=s.sent.len() {
                 match s.results.try_recv_bytes() {
                     Ok(m) => got.push((i, m)),
                     Err(RecvError::Empty) => break,
-                    Err(_) => {
-                        // Broken or ended: what follows is seen through its pidfd.
+                    Err(e) => {
+                        // Ended (or ending), or its channel broke (then it is finished off):
+                        // what it held fails when its pidfd says it is gone. Its channel is
+                        // no longer waited on.
                         s.retiring = true;
+                        s.results_done = true;
+                        if !e.is_disconnected() {
+                            let _ = s.process.kill();
+                        }
                         break;
                     }
                 }
@@ -581,6 +664,10 @@ impl Shared {
         let now = Instant::now();
         let slot = &mut d.slots[i];
         let parsed = worker::parse_result(msg);
+        if let Some((worker::READY, _, _)) = parsed {
+            slot.ready = true;
+            return;
+        }
         if let Some((worker::INIT_FAILED, _, text)) = parsed {
             let text = String::from_utf8_lossy(text).into_owned();
             st.broken.get_or_insert(text.clone());
@@ -639,8 +726,11 @@ impl Shared {
             changed = true;
             // Whole results it sent before it ended count.
             let mut last = Vec::new();
-            while let Ok(m) = d.slots[i].results.try_recv_bytes() {
-                last.push(m);
+            for _ in 0..=d.slots[i].sent.len() {
+                match d.slots[i].results.try_recv_bytes() {
+                    Ok(m) => last.push(m),
+                    Err(_) => break,
+                }
             }
             if !last.is_empty() {
                 let mut st = self.lock();
@@ -652,6 +742,33 @@ impl Shared {
             let status = slot.process.join().ok();
             let mut st = self.lock();
             let mut sent = std::mem::take(&mut slot.sent);
+            if self.config.init.is_some() && !slot.ready {
+                // Ended before its initializer finished: it started none of its tasks. One
+                // worker after another ending so is the initializer's doing.
+                d.early_deaths += 1;
+                if d.early_deaths >= EARLY_DEATHS && st.broken.is_none() {
+                    let how = status.map_or_else(|| "ended".to_owned(), |s| s.to_string());
+                    let why = format!(
+                        "{EARLY_DEATHS} workers in a row ended in the initializer (the last: {how})"
+                    );
+                    st.broken = Some(why.clone());
+                    st.fail_queue(|| PoolError::Initializer(why.clone()));
+                }
+                let err = st.broken.clone().map(PoolError::Initializer);
+                for s in sent.drain(..).rev() {
+                    match &err {
+                        Some(e) => st.fail_chunk(s.job, s.chunk, e.duplicate()),
+                        None => st.queue.push_front(Task {
+                            job: s.job,
+                            chunk: s.chunk,
+                            msg: s.msg,
+                            file: s.file,
+                        }),
+                    }
+                }
+            } else if slot.ready {
+                d.early_deaths = 0;
+            }
             if let Some(first) = sent.pop_front() {
                 let err = match &st.broken {
                     Some(m) => PoolError::Initializer(m.clone()),
@@ -668,19 +785,22 @@ impl Shared {
                     job: s.job,
                     chunk: s.chunk,
                     msg: s.msg,
+                    file: s.file,
                 });
             }
             drop(st);
         }
         if changed {
-            self.replenish(d)?;
+            self.replenish(d);
             self.cond.notify_all();
         }
         Ok(changed)
     }
 
-    /// Starts workers until the pool has its number again (unless it is winding down).
-    fn replenish(&self, d: &mut Driver) -> Result<(), PoolError> {
+    /// Starts workers until the pool has its number again (unless it is winding down). A
+    /// worker that cannot be started is tried again a little later; with no worker at all,
+    /// the queued tasks fail with the reason.
+    fn replenish(&self, d: &mut Driver) {
         let mut st = self.lock();
         let winding_down = st.terminated
             || st.broken.is_some()
@@ -690,16 +810,25 @@ impl Shared {
                 st.finished = true;
                 st.fail_queue(|| PoolError::Terminated);
             }
-        } else {
+        } else if d.start_failed.is_none_or(|at| at.elapsed() >= START_RETRY) {
             drop(st);
+            let mut failure = None;
             while d.slots.len() < self.config.processes {
-                let slot = self.start_worker(d)?;
-                d.slots.push(slot);
+                match self.start_worker(d) {
+                    Ok(slot) => d.slots.push(slot),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
+            d.start_failed = failure.as_ref().map(|_| Instant::now());
             st = self.lock();
+            if let (Some(e), true) = (failure, d.slots.is_empty()) {
+                st.fail_queue(|| e.duplicate());
+            }
         }
         st.pids = d.slots.iter().map(|s| s.pid).collect();
-        Ok(())
     }
 
     /// Stops every worker (SIGTERM, SIGKILL after a grace), fails what is pending.
@@ -751,7 +880,7 @@ impl Shared {
         st.finished = true;
         st.pids.clear();
         drop(st);
-        self.run_callbacks();
         drop(role);
+        self.run_callbacks();
     }
 }

@@ -11,9 +11,10 @@ pub enum PoolError {
     /// The task panicked in its worker; the panic's message. (The worker goes on with the
     /// next task.)
     Panicked(String),
-    /// The worker running the task died before it sent the result (killed by a signal,
-    /// crashed, or ended by `exit`). The pool replaces it; tasks that it had not started run
-    /// elsewhere. `status` is `None` when the exit status was lost (reaped elsewhere).
+    /// The worker holding the task (receiving it, running it, or sending its result) died
+    /// before the result was whole: killed by a signal, crashed, or ended by `exit`. The pool
+    /// replaces it; tasks handed to it after this one had not started and run elsewhere.
+    /// `status` is `None` when the exit status was lost (reaped elsewhere).
     WorkerDied {
         /// The worker's pid.
         pid: Pid,
@@ -32,7 +33,8 @@ pub enum PoolError {
     /// The pool was closed ([`Pool::close`](crate::Pool::close)): it takes no new tasks.
     Closed,
     /// [`Pool::join`](crate::Pool::join) before [`close`](crate::Pool::close) or
-    /// [`terminate`](crate::Pool::terminate): the workers would wait for tasks forever.
+    /// [`terminate`](crate::Pool::terminate), or while an [`IMap`](crate::IMap) still reads
+    /// its input: the workers would wait for tasks forever.
     Running,
     /// The pool was terminated (or dropped) before the task finished.
     Terminated,
@@ -53,6 +55,32 @@ pub enum PoolError {
 }
 
 impl PoolError {
+    /// A copy for another reader of the same failure (an I/O error keeps its kind and
+    /// message).
+    pub(crate) fn duplicate(&self) -> PoolError {
+        match self {
+            PoolError::Panicked(m) => PoolError::Panicked(m.clone()),
+            PoolError::WorkerDied { pid, status } => PoolError::WorkerDied {
+                pid: *pid,
+                status: *status,
+            },
+            PoolError::Initializer(m) => PoolError::Initializer(m.clone()),
+            PoolError::Timeout => PoolError::Timeout,
+            PoolError::NotReady => PoolError::NotReady,
+            PoolError::Closed => PoolError::Closed,
+            PoolError::Running => PoolError::Running,
+            PoolError::Terminated => PoolError::Terminated,
+            PoolError::Encode(m) => PoolError::Encode(m.clone()),
+            PoolError::Decode(m) => PoolError::Decode(m.clone()),
+            PoolError::Argument(m) => PoolError::Argument(m.clone()),
+            PoolError::AlreadyTaken => PoolError::AlreadyTaken,
+            PoolError::Process(e) => {
+                PoolError::Process(ProcessError::Io(io::Error::other(e.to_string())))
+            }
+            PoolError::Io(e) => PoolError::Io(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+
     /// Whether the task itself failed in its worker (a panic, or a worker that died under
     /// it), as opposed to a misuse or a timeout of the caller.
     pub fn is_task_failure(&self) -> bool {
@@ -68,8 +96,8 @@ impl fmt::Display for PoolError {
         match self {
             PoolError::Panicked(m) => write!(f, "the task panicked: {m}"),
             PoolError::WorkerDied { pid, status } => match status {
-                Some(s) => write!(f, "pool worker {pid} died running the task ({s})"),
-                None => write!(f, "pool worker {pid} died running the task"),
+                Some(s) => write!(f, "pool worker {pid} died before answering the task ({s})"),
+                None => write!(f, "pool worker {pid} died before answering the task"),
             },
             PoolError::Initializer(m) => write!(f, "the pool's initializer failed: {m}"),
             PoolError::Timeout => f.write_str("timed out waiting for the result"),

@@ -8,7 +8,7 @@ mod worker;
 pub use self::error::PoolError;
 pub use self::result::{AsyncResult, IMap};
 
-use self::driver::{Config, InitTemplate, Shared, Task};
+use self::driver::{Chunk, Config, InitTemplate, Shared, Task};
 use self::result::{Collect, Feeder};
 use crate::{sys, StartMethod};
 use multiproc_internal::transfer;
@@ -61,8 +61,9 @@ use std::time::{Duration, Instant};
 /// The pool has no thread of its own (Python's has three): the callers drive it. Every
 /// wait on the pool — [`AsyncResult::get`], an [`IMap`] step, [`join`](Pool::join), a
 /// blocking [`map`](Pool::map) — hands tasks to idle workers, takes in results and watches
-/// the workers while it waits. A submission hands out at once what the workers' channels
-/// take (1 MiB each); an `imap` reads its input as its results are consumed, never more
+/// the workers while it waits. A submission hands out at once what the workers can take (a
+/// task or two each, more when tasks are short); the rest is handed out while some caller
+/// waits on the pool. An `imap` reads its input as its results are consumed, never more
 /// than a bounded number of chunks ahead, so an endless input is fine. Several threads may
 /// use one pool: one drives at a time, the others sleep until it delivers.
 ///
@@ -243,6 +244,17 @@ fn task_message<T: Serialize + ?Sized>(
     msg.map_err(|e| PoolError::Encode(e.to_string()))
 }
 
+/// A task message packaged for the ring, with its number of items.
+fn chunk(msg: Vec<u8>, items: usize) -> Result<Chunk, PoolError> {
+    let (msg, file) = driver::package(msg)?;
+    Ok(Chunk {
+        msg,
+        file,
+        items: u32::try_from(items)
+            .map_err(|_| PoolError::Argument("a chunk of more than 2^32-1 items".into()))?,
+    })
+}
+
 /// Python's default chunk size for `map`: the length over four times the workers, rounded
 /// up.
 fn default_chunksize(len: usize, workers: usize) -> usize {
@@ -257,8 +269,8 @@ fn check_chunksize(chunksize: usize) -> Result<u32, PoolError> {
 }
 
 /// How many chunks an `imap` keeps queued or running beyond those taken.
-fn imap_ahead(workers: usize) -> u32 {
-    u32::try_from(workers * 64 + 2).unwrap_or(u32::MAX)
+fn imap_ahead(workers: usize) -> u64 {
+    workers as u64 * 64 + 2
 }
 
 impl Pool {
@@ -295,20 +307,21 @@ impl Pool {
     /// Queues a job's chunks (a task each).
     fn submit(
         &self,
-        chunks: Vec<(Vec<u8>, u32)>,
+        chunks: Vec<Chunk>,
         make_sink: impl FnOnce(Vec<u32>) -> Box<dyn driver::Sink>,
     ) -> Result<u64, PoolError> {
-        let sizes = chunks.iter().map(|c| c.1).collect();
+        let sizes = chunks.iter().map(|c| c.items).collect();
         let mut st = self.shared.lock();
         if let Some(e) = st.refuses() {
             return Err(e);
         }
         let job = st.new_job(make_sink(sizes));
         st.queue
-            .extend(chunks.into_iter().enumerate().map(|(i, (msg, _))| Task {
+            .extend(chunks.into_iter().enumerate().map(|(i, c)| Task {
                 job,
-                chunk: i as u32,
-                msg,
+                chunk: i as u64,
+                msg: c.msg,
+                file: c.file,
             }));
         drop(st);
         self.shared.kick()?;
@@ -321,7 +334,7 @@ impl Pool {
         code: (sys::PoolTrampoline, usize),
         items: &[T],
         chunksize: usize,
-    ) -> Result<Vec<(Vec<u8>, u32)>, PoolError> {
+    ) -> Result<Vec<Chunk>, PoolError> {
         let (trampoline, func) = code;
         check_code(self.shared.config.method, &[trampoline as usize, func])?;
         let (t, f) = (
@@ -330,7 +343,7 @@ impl Pool {
         );
         items
             .chunks(chunksize)
-            .map(|c| Ok((task_message(t, f, c)?, c.len() as u32)))
+            .map(|c| chunk(task_message(t, f, c)?, c.len()))
             .collect()
     }
 
@@ -558,75 +571,82 @@ impl Pool {
 
     /// `f` applied to every item, lazily, in order: Python's `imap` (one item per task).
     /// The input is read as results are taken.
-    pub fn imap<A, R, I>(&self, f: fn(A) -> R, items: I) -> IMap<'_, R>
+    pub fn imap<'a, A, R, I>(&'a self, f: fn(A) -> R, items: I) -> IMap<'a, R>
     where
-        A: Serialize + DeserializeOwned + 'static,
+        A: Serialize + DeserializeOwned + 'a,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
-        I::IntoIter: 'static,
+        I::IntoIter: 'a,
     {
         self.imap_with(f, items, 1, true)
     }
 
-    /// [`imap`](Pool::imap) with chunks of `chunksize` items (a chunk size of 0 is taken
-    /// as 1).
-    pub fn imap_chunked<A, R, I>(&self, f: fn(A) -> R, items: I, chunksize: usize) -> IMap<'_, R>
+    /// [`imap`](Pool::imap) with chunks of `chunksize` items (with a chunk size of 0, the
+    /// first item is [`PoolError::Argument`] and the input is not read).
+    pub fn imap_chunked<'a, A, R, I>(
+        &'a self,
+        f: fn(A) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> IMap<'a, R>
     where
-        A: Serialize + DeserializeOwned + 'static,
+        A: Serialize + DeserializeOwned + 'a,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
-        I::IntoIter: 'static,
+        I::IntoIter: 'a,
     {
         self.imap_with(f, items, chunksize, true)
     }
 
     /// [`imap`](Pool::imap), the results in the order they finish: Python's
     /// `imap_unordered`.
-    pub fn imap_unordered<A, R, I>(&self, f: fn(A) -> R, items: I) -> IMap<'_, R>
+    pub fn imap_unordered<'a, A, R, I>(&'a self, f: fn(A) -> R, items: I) -> IMap<'a, R>
     where
-        A: Serialize + DeserializeOwned + 'static,
+        A: Serialize + DeserializeOwned + 'a,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
-        I::IntoIter: 'static,
+        I::IntoIter: 'a,
     {
         self.imap_with(f, items, 1, false)
     }
 
     /// [`imap_unordered`](Pool::imap_unordered) with chunks of `chunksize` items.
-    pub fn imap_unordered_chunked<A, R, I>(
-        &self,
+    pub fn imap_unordered_chunked<'a, A, R, I>(
+        &'a self,
         f: fn(A) -> R,
         items: I,
         chunksize: usize,
-    ) -> IMap<'_, R>
+    ) -> IMap<'a, R>
     where
-        A: Serialize + DeserializeOwned + 'static,
+        A: Serialize + DeserializeOwned + 'a,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
-        I::IntoIter: 'static,
+        I::IntoIter: 'a,
     {
         self.imap_with(f, items, chunksize, false)
     }
 
-    fn imap_with<A, R, I>(
-        &self,
+    fn imap_with<'a, A, R, I>(
+        &'a self,
         f: fn(A) -> R,
         items: I,
         chunksize: usize,
         ordered: bool,
-    ) -> IMap<'_, R>
+    ) -> IMap<'a, R>
     where
-        A: Serialize + DeserializeOwned + 'static,
+        A: Serialize + DeserializeOwned + 'a,
         R: Serialize + DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = A>,
-        I::IntoIter: 'static,
+        I::IntoIter: 'a,
     {
-        let chunksize = chunksize.clamp(1, u32::MAX as usize);
         let trampoline = sys::pool_trampoline::<A, R> as sys::PoolTrampoline;
-        let checked = check_code(
-            self.shared.config.method,
-            &[trampoline as usize, f as usize],
-        );
+        let checked = check_chunksize(chunksize).and_then(|_| {
+            check_code(
+                self.shared.config.method,
+                &[trampoline as usize, f as usize],
+            )
+        });
+        let chunksize = chunksize.clamp(1, u32::MAX as usize);
         let (t, fo) = (
             sys::code_offset(trampoline as usize),
             sys::code_offset(f as usize),
@@ -634,7 +654,7 @@ impl Pool {
         let mut input = items.into_iter();
         let mut checked = Some(checked);
         let mut buf: Vec<A> = Vec::with_capacity(chunksize.min(1024));
-        let feeder: Feeder<'_> = Box::new(move || {
+        let feeder: Feeder<'a> = Box::new(move || {
             if let Some(Err(e)) = checked.take() {
                 return Err(e);
             }
@@ -643,7 +663,7 @@ impl Pool {
             if buf.is_empty() {
                 return Ok(None);
             }
-            Ok(Some((task_message(t, fo, &buf[..])?, buf.len() as u32)))
+            chunk(task_message(t, fo, &buf[..])?, buf.len()).map(Some)
         });
         IMap::new(&self.shared, feeder, ordered, imap_ahead(self.processes()))
     }
@@ -661,8 +681,9 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// [`PoolError::Running`] before `close` or `terminate`; [`PoolError::Io`] if driving
-    /// the pool failed.
+    /// [`PoolError::Running`] before `close` or `terminate`, or while an [`IMap`] still
+    /// reads its input (iterate it to its end or drop it first); [`PoolError::Io`] if
+    /// driving the pool failed.
     pub fn join(&self) -> Result<(), PoolError> {
         self.join_deadline(None).map(drop)
     }
@@ -679,7 +700,7 @@ impl Pool {
     fn join_deadline(&self, deadline: Option<Instant>) -> Result<bool, PoolError> {
         {
             let st = self.shared.lock();
-            if !st.closed && !st.terminated {
+            if !st.terminated && (!st.closed || st.open_feeds > 0) {
                 return Err(PoolError::Running);
             }
         }

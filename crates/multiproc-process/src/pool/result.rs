@@ -1,7 +1,7 @@
 //! What a submission gives back: [`AsyncResult`] and the [`IMap`] iterator, and the sinks
 //! that collect their chunks.
 
-use super::driver::{Shared, Sink, State, Task};
+use super::driver::{Chunk, Shared, Sink, State, Task};
 use super::error::PoolError;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -66,7 +66,7 @@ impl<R> Collect<R> {
 }
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Collect<R> {
-    fn deliver(&mut self, chunk: u32, payload: &[u8]) {
+    fn deliver(&mut self, chunk: u64, payload: &[u8]) {
         let i = chunk as usize;
         if self.error.is_some() || self.parts[i].is_some() {
             return;
@@ -80,7 +80,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for Collect<R> {
         }
     }
 
-    fn fail(&mut self, _chunk: u32, err: PoolError) {
+    fn fail(&mut self, _chunk: u64, err: PoolError) {
         self.error.get_or_insert(err);
     }
 
@@ -129,6 +129,8 @@ pub struct AsyncResult<T> {
     job: u64,
     take: fn(&mut dyn Sink) -> Result<T, PoolError>,
     spent: bool,
+    /// Whether the result taken was a success (for `successful` after `get_timeout`).
+    outcome: Option<bool>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -155,6 +157,7 @@ impl<T: Send + 'static> AsyncResult<T> {
             job,
             take,
             spent: false,
+            outcome: None,
             _t: PhantomData,
         }
     }
@@ -190,10 +193,12 @@ impl<T: Send + 'static> AsyncResult<T> {
         }
         self.spent = true;
         let mut st = self.shared.lock();
-        match st.jobs.remove(&job) {
+        let r = match st.jobs.remove(&job) {
             Some(mut j) => (self.take)(&mut *j.sink),
             None => Err(PoolError::Terminated),
-        }
+        };
+        self.outcome = Some(r.is_ok());
+        r
     }
 
     /// Waits until the result is ready.
@@ -230,10 +235,10 @@ impl<T: Send + 'static> AsyncResult<T> {
     ///
     /// # Errors
     ///
-    /// [`PoolError::NotReady`]; [`PoolError::AlreadyTaken`] after `get`.
+    /// [`PoolError::NotReady`].
     pub fn successful(&self) -> Result<bool, PoolError> {
-        if self.spent {
-            return Err(PoolError::AlreadyTaken);
+        if let Some(ok) = self.outcome {
+            return Ok(ok);
         }
         let _ = self.shared.kick();
         let mut st = self.shared.lock();
@@ -244,10 +249,14 @@ impl<T: Send + 'static> AsyncResult<T> {
         }
     }
 
-    /// Runs `callback` with the result once it is ready, in whichever thread is driving the
-    /// pool then (or here, now, if it is ready already): Python's `callback` and
-    /// `error_callback`. The pool has no thread of its own: callbacks run while some caller
-    /// waits on the pool — a `get`, a `wait`, [`Pool::join`](crate::Pool::join).
+    /// Runs `callback` with the result once it is ready (here, now, if it is ready already):
+    /// Python's `callback` and `error_callback`. The pool has no thread of its own: a
+    /// callback runs in the thread that took the result in, after it stopped driving — in a
+    /// call that waits on the pool (`get`, `wait`, an `imap` step,
+    /// [`Pool::join`](crate::Pool::join)) or one that hands out tasks (`apply_async`, `map_async`,
+    /// `ready`, `close`). So a callback may use the pool, but should not take a lock that the
+    /// caller of those methods holds. A panic in a callback goes on in that caller, after the
+    /// other callbacks ran.
     pub fn then(mut self, callback: impl FnOnce(Result<T, PoolError>) + Send + 'static) {
         let take = self.take;
         self.spent = true;
@@ -282,8 +291,8 @@ impl<T> Drop for AsyncResult<T> {
 
 /// The chunks of an `imap` job, as they come.
 pub(crate) struct Stream<R> {
-    done: BTreeMap<u32, Result<Vec<R>, PoolError>>,
-    sizes: BTreeMap<u32, u32>,
+    done: BTreeMap<u64, Result<Vec<R>, PoolError>>,
+    sizes: BTreeMap<u64, u32>,
 }
 
 impl<R> Stream<R> {
@@ -296,14 +305,14 @@ impl<R> Stream<R> {
 }
 
 impl<R: DeserializeOwned + Send + 'static> Sink for Stream<R> {
-    fn deliver(&mut self, chunk: u32, payload: &[u8]) {
+    fn deliver(&mut self, chunk: u64, payload: &[u8]) {
         let Some(n) = self.sizes.remove(&chunk) else {
             return;
         };
         self.done.insert(chunk, decode_chunk(payload, n));
     }
 
-    fn fail(&mut self, chunk: u32, err: PoolError) {
+    fn fail(&mut self, chunk: u64, err: PoolError) {
         if self.sizes.remove(&chunk).is_some() {
             self.done.insert(chunk, Err(err));
         }
@@ -324,7 +333,7 @@ impl<R: DeserializeOwned + Send + 'static> Sink for Stream<R> {
 
 /// Makes the next chunk of an `imap`'s input: the encoded task message and its number of
 /// items, or `None` when the input is exhausted.
-pub(crate) type Feeder<'a> = Box<dyn FnMut() -> Result<Option<(Vec<u8>, u32)>, PoolError> + 'a>;
+pub(crate) type Feeder<'a> = Box<dyn FnMut() -> Result<Option<Chunk>, PoolError> + 'a>;
 
 /// The iterator of [`Pool::imap`](crate::Pool::imap) and
 /// [`Pool::imap_unordered`](crate::Pool::imap_unordered): results as they come (in input
@@ -339,9 +348,9 @@ pub struct IMap<'a, R> {
     feeder: Feeder<'a>,
     ordered: bool,
     exhausted: bool,
-    submitted: u32,
-    yielded: u32,
-    ahead: u32,
+    submitted: u64,
+    yielded: u64,
+    ahead: u64,
     current: std::vec::IntoIter<R>,
     error: Option<PoolError>,
 }
@@ -361,7 +370,7 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMap<'a, R> {
         shared: &'a Arc<Shared>,
         feeder: Feeder<'a>,
         ordered: bool,
-        ahead: u32,
+        ahead: u64,
     ) -> IMap<'a, R> {
         let mut st = shared.lock();
         let refused = st.refuses();
@@ -390,12 +399,13 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMap<'a, R> {
         let mut sizes = Vec::new();
         while !self.exhausted && self.submitted - self.yielded < self.ahead {
             match (self.feeder)() {
-                Ok(Some((msg, n))) => {
-                    sizes.push((self.submitted, n));
+                Ok(Some(c)) => {
+                    sizes.push((self.submitted, c.items));
                     tasks.push(Task {
                         job: self.job,
                         chunk: self.submitted,
-                        msg,
+                        msg: c.msg,
+                        file: c.file,
                     });
                     self.submitted += 1;
                 }

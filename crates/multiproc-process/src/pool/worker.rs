@@ -2,10 +2,13 @@
 //!
 //! Each worker has two private channels (shared-memory pipes): tasks in, results out. A task
 //! message is `[TASK][seq: u64][trampoline: u64][function: u64][chunk]`, the chunk a
-//! postcard sequence of arguments; `[EXIT]` asks the worker to end. A result message is
+//! postcard sequence of arguments; a chunk larger than the worker's window comes instead in a
+//! memfd attached to a `[TASK_IN_FILE][seq][trampoline][function]` message (so that handing
+//! it out never blocks the pool, even on a worker that dies meanwhile); `[EXIT]` asks the
+//! worker to end. A result message is
 //! `[kind][seq: u64][payload]`: `OK` with a postcard sequence of results, `PANICKED` or
 //! `FAULT` with a message; `INIT_FAILED` with a message (no seq) when the initializer
-//! failed. The worker runs tasks one at a time, in the order they came, and answers each
+//! failed, `READY` (no seq) when it finished. The worker runs tasks one at a time, in the order they came, and answers each
 //! before it reads the next: the parent knows which task a dead worker held (the oldest
 //! unanswered) and that it started none of the later ones.
 
@@ -13,14 +16,19 @@ use crate::child::{self, ExitRequest, Outcome};
 use crate::sys::{self, JobOut};
 use multiproc_pipe::{Fd, Receiver, Sender};
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
 
 pub(crate) const TASK: u8 = 1;
 pub(crate) const EXIT: u8 = 2;
+pub(crate) const TASK_IN_FILE: u8 = 3;
 
 pub(crate) const OK: u8 = 1;
 pub(crate) const PANICKED: u8 = 2;
 pub(crate) const FAULT: u8 = 3;
 pub(crate) const INIT_FAILED: u8 = 4;
+pub(crate) const READY: u8 = 5;
 
 /// Kind, seq, trampoline offset, function offset.
 pub(crate) const TASK_HEADER: usize = 25;
@@ -44,6 +52,9 @@ pub(crate) struct WorkerArg {
     pub(crate) init: Option<InitJob>,
     /// Tasks to run before ending (0: no limit).
     pub(crate) max_tasks: u64,
+    /// Whether to check that a task's code lies in the main executable (when the worker was
+    /// started by `exec`, where only such code can be named by an offset).
+    pub(crate) check_code: bool,
 }
 
 /// Writes a result message's header into `out` (emptied first).
@@ -59,12 +70,14 @@ fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Splits a task message: seq, trampoline offset, function offset, chunk.
-pub(crate) fn parse_task(msg: &[u8]) -> Option<(u64, u64, u64, &[u8])> {
-    if msg.len() < TASK_HEADER || msg[0] != TASK {
+/// Splits a task message: kind, seq, trampoline offset, function offset, chunk (empty for
+/// `TASK_IN_FILE`).
+pub(crate) fn parse_task(msg: &[u8]) -> Option<(u8, u64, u64, u64, &[u8])> {
+    if msg.len() < TASK_HEADER || !matches!(msg[0], TASK | TASK_IN_FILE) {
         return None;
     }
     Some((
+        msg[0],
         le64(&msg[1..]),
         le64(&msg[9..]),
         le64(&msg[17..]),
@@ -72,10 +85,25 @@ pub(crate) fn parse_task(msg: &[u8]) -> Option<(u64, u64, u64, &[u8])> {
     ))
 }
 
+/// The largest chunk a worker reads from a file.
+const MAX_FILE_CHUNK: u64 = 1 << 32;
+
+/// Reads a chunk handed over in a memfd.
+fn read_chunk_file(fd: OwnedFd) -> Option<Vec<u8>> {
+    let file = File::from(fd);
+    let len = file.metadata().ok()?.len();
+    if len > MAX_FILE_CHUNK {
+        return None;
+    }
+    let mut buf = vec![0u8; usize::try_from(len).ok()?];
+    file.read_exact_at(&mut buf, 0).ok()?;
+    Some(buf)
+}
+
 /// Splits a result message: kind, seq, payload (`INIT_FAILED` has no seq: 0).
 pub(crate) fn parse_result(msg: &[u8]) -> Option<(u8, u64, &[u8])> {
     match msg.first() {
-        Some(&INIT_FAILED) => Some((INIT_FAILED, 0, &msg[1..])),
+        Some(&k @ (INIT_FAILED | READY)) => Some((k, 0, &msg[1..])),
         Some(&k @ (OK | PANICKED | FAULT)) if msg.len() >= RESULT_HEADER => {
             Some((k, le64(&msg[1..]), &msg[RESULT_HEADER..]))
         }
@@ -91,6 +119,7 @@ pub(crate) fn worker_main(arg: WorkerArg) {
         mut results,
         init,
         max_tasks,
+        check_code,
     } = arg;
     if let Some(init) = init {
         let fds = init.fds.into_iter().map(Fd::into_inner).collect();
@@ -108,15 +137,52 @@ pub(crate) fn worker_main(arg: WorkerArg) {
             let _ = results.send_bytes(&msg);
             return;
         }
+        if results.send_bytes(&[READY]).is_err() {
+            return;
+        }
     }
+    let mut checked: Option<(u64, u64)> = None;
     let mut out = Vec::new();
     let mut done = 0u64;
     loop {
         // An error: the parent is gone (or broke the channel); nothing left to do.
-        let Ok(msg) = tasks.recv_bytes() else { return };
-        let Some((seq, trampoline, func, chunk)) = parse_task(&msg) else {
+        let Ok((msg, mut fds)) = tasks.recv_bytes_with_fds() else {
+            return;
+        };
+        let Some((kind, seq, trampoline, func, inline)) = parse_task(&msg) else {
             return; // EXIT, or a message this worker does not understand
         };
+        let in_file;
+        let chunk = if kind == TASK_IN_FILE {
+            match fds.pop().and_then(read_chunk_file) {
+                Some(bytes) => {
+                    in_file = bytes;
+                    Some(&in_file[..])
+                }
+                None => None,
+            }
+        } else {
+            Some(inline)
+        };
+        drop(fds);
+        let code_ok = !check_code
+            || checked == Some((trampoline, func))
+            || sys::code_in_executable(&[sys::code_at(trampoline), sys::code_at(func)]);
+        let fault = match (chunk, code_ok) {
+            (None, _) => Some("the task's chunk could not be read"),
+            (_, false) => Some("the task's code is not in the main executable"),
+            _ => None,
+        };
+        if let Some(why) = fault {
+            result_header(&mut out, FAULT, seq);
+            out.extend_from_slice(why.as_bytes());
+            if results.send_bytes(&out).is_err() {
+                return;
+            }
+            continue;
+        }
+        checked = Some((trampoline, func));
+        let chunk = chunk.expect("checked above");
         result_header(&mut out, OK, seq);
         let ran = child::catch(|| sys::call_pool_task(trampoline, func, chunk, &mut out));
         match ran {
@@ -131,8 +197,17 @@ pub(crate) fn worker_main(arg: WorkerArg) {
             }
             Outcome::Exit(code) => std::panic::resume_unwind(Box::new(ExitRequest(code))),
         }
-        if results.send_bytes(&out).is_err() {
-            return;
+        match results.send_bytes(&out) {
+            Ok(()) => {}
+            Err(multiproc_pipe::SendError::Disconnected) => return,
+            Err(e) => {
+                // Too large for the channel, say: the task fails with the reason.
+                result_header(&mut out, FAULT, seq);
+                out.extend_from_slice(format!("the result could not be sent: {e}").as_bytes());
+                if results.send_bytes(&out).is_err() {
+                    return;
+                }
+            }
         }
         done += 1;
         if max_tasks != 0 && done >= max_tasks {
