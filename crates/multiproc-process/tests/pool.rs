@@ -157,6 +157,14 @@ fn segfault((): ()) -> u32 {
 
 // ---- Helpers. ----
 
+fn pool_of(method: StartMethod, n: usize) -> Pool {
+    Pool::builder()
+        .processes(n)
+        .start_method(method)
+        .build()
+        .unwrap()
+}
+
 fn reporting_pool(method: StartMethod, n: usize) -> (Pool, Queue<i32>) {
     let q: Queue<i32> = Queue::new(0).unwrap();
     let pool = Pool::builder()
@@ -224,11 +232,7 @@ fn assert_gone(pids: &[i32]) {
 
 fn map_apply_and_starmap(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     assert_eq!(pool.processes(), 2);
     assert_eq!(pool.start_method(), method);
     assert_eq!(pool.pids().len(), 2);
@@ -286,11 +290,7 @@ fn map_apply_and_starmap(method: StartMethod) {
 
 fn large_maps_in_every_chunk_size(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     let expect: Vec<u32> = (0..100_000).collect();
     assert_eq!(pool.map(identity, 0..100_000).unwrap(), expect);
     for chunksize in [1, 7, 1000] {
@@ -304,11 +304,7 @@ fn large_maps_in_every_chunk_size(method: StartMethod) {
 
 fn imap_keeps_order_and_imap_unordered_returns_all(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     // Earlier items take longer: finished out of order, yielded in order.
     let sleeps: Vec<u64> = (0..8).rev().map(|i| i * 5).collect();
     let got: Vec<u64> = pool
@@ -367,11 +363,7 @@ fn imap_keeps_order_and_imap_unordered_returns_all(method: StartMethod) {
 
 fn timeouts_and_successful(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     let mut slow = pool.apply_async(sleep_ms, 1000).unwrap();
     assert!(matches!(slow.successful(), Err(PoolError::NotReady)));
     assert!(!slow.ready());
@@ -403,11 +395,7 @@ fn timeouts_and_successful(method: StartMethod) {
 
 fn a_panicking_task_fails_alone(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     let pids = pool.pids();
     let results: Vec<_> = (0..10)
         .map(|i| pool.apply_async(fail_on_odd, i).unwrap())
@@ -431,11 +419,7 @@ fn a_panicking_task_fails_alone(method: StartMethod) {
 
 fn worker_killed_while_idle_is_replaced(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     let before = pool.pids();
     let victim = before[0].as_raw();
     // SAFETY: pidfd_open has no memory effects; `victim` is a live worker of this pool.
@@ -481,11 +465,7 @@ fn worker_killed_while_running_fails_its_task_only(method: StartMethod) {
 
 fn worker_killed_while_receiving_a_task(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(1)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 1);
     let victim = pool.pids()[0].as_raw();
     // 32 MiB through a 1 MiB ring: the worker is receiving it when it is killed.
     let r = pool.apply_async(length, vec![1u8; 32 << 20]).unwrap();
@@ -516,11 +496,7 @@ fn worker_killed_while_sending_its_result(method: StartMethod) {
 
 fn worker_exiting_or_crashing_in_a_task(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     let t = Instant::now();
     let e = prompt_error(pool.apply(exit_with, 3), t);
     assert!(
@@ -613,11 +589,7 @@ fn terminate_and_drop_leave_no_process(method: StartMethod) {
 
 fn close_join_and_callbacks(method: StartMethod) {
     let _w = watchdog(LIMIT);
-    let pool = Pool::builder()
-        .processes(2)
-        .start_method(method)
-        .build()
-        .unwrap();
+    let pool = pool_of(method, 2);
     assert!(matches!(pool.join(), Err(PoolError::Running)));
     let got = Arc::new(Mutex::new(Vec::new()));
     for i in 0..10u64 {

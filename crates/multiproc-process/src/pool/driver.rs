@@ -415,33 +415,38 @@ impl Shared {
                     .0;
                 continue;
             }
-            st.driving = true;
-            drop(st);
-            let role = Role(self);
-            let r = self.round(deadline, true);
-            drop(role);
-            self.run_callbacks();
-            r?;
+            self.drive(st, deadline, true)?;
             st = self.lock();
         }
+    }
+
+    /// Takes the driver's role (free: `st` says so), runs a round, gives the role back, then
+    /// runs the callbacks of what the round finished.
+    fn drive(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> Result<(), PoolError> {
+        st.driving = true;
+        drop(st);
+        let role = Role(self);
+        let r = self.round(deadline, block);
+        drop(role);
+        self.run_callbacks();
+        r
     }
 
     /// Hands out what can be handed out and takes in what has come, without sleeping, if
     /// nobody drives; otherwise tells the driver to look.
     pub(crate) fn kick(&self) -> Result<(), PoolError> {
-        let mut st = self.lock();
+        let st = self.lock();
         if st.driving || st.terminated {
             drop(st);
             self.wake_driver();
             return Ok(());
         }
-        st.driving = true;
-        drop(st);
-        let role = Role(self);
-        let r = self.round(None, false);
-        drop(role);
-        self.run_callbacks();
-        r
+        self.drive(st, None, false)
     }
 
     /// One round of driving: hand out, take in, and (with `block`, if neither did anything)
