@@ -52,7 +52,10 @@ use std::time::{Duration, Instant};
 /// - A worker that dies (killed, crashed, or ended with `exit`), whatever it was doing:
 ///   the task it held fails with [`PoolError::WorkerDied`], naming its pid and how it ended,
 ///   as soon as the pool sees it (its pidfd); tasks it had not started run on other
-///   workers, and a new worker takes its place. (Python's `Pool` waits forever here.)
+///   workers, and a new worker takes its place. (Python's `Pool` waits forever here.) A
+///   worker that dies at the very moment a task is handed to it takes that task with it.
+/// - An initializer that panics, or ends its worker three times in a row: every task fails
+///   with [`PoolError::Initializer`] (Python starts worker after worker, forever).
 /// - [`terminate`](Pool::terminate), and dropping the pool, end every worker (SIGTERM,
 ///   SIGKILL after a second) and fail what is pending with [`PoolError::Terminated`].
 ///
