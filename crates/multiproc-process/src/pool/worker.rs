@@ -64,6 +64,12 @@ pub(crate) fn result_header(out: &mut Vec<u8>, kind: u8, seq: u64) {
     out.extend_from_slice(&seq.to_le_bytes());
 }
 
+/// Makes `out` a `FAULT` answer to task `seq`, saying why.
+fn fault(out: &mut Vec<u8>, seq: u64, why: &str) {
+    result_header(out, FAULT, seq);
+    out.extend_from_slice(why.as_bytes());
+}
+
 fn le64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
@@ -154,13 +160,8 @@ pub(crate) fn worker_main(arg: WorkerArg) {
         };
         let in_file;
         let chunk = if kind == TASK_IN_FILE {
-            match fds.pop().and_then(read_chunk_file) {
-                Some(bytes) => {
-                    in_file = bytes;
-                    Some(&in_file[..])
-                }
-                None => None,
-            }
+            in_file = fds.pop().and_then(read_chunk_file);
+            in_file.as_deref()
         } else {
             Some(inline)
         };
@@ -168,42 +169,33 @@ pub(crate) fn worker_main(arg: WorkerArg) {
         let code_ok = !check_code
             || checked == Some((trampoline, func))
             || sys::code_in_executable(&[sys::code_at(trampoline), sys::code_at(func)]);
-        let fault = match (chunk, code_ok) {
-            (None, _) => Some("the task's chunk could not be read"),
-            (_, false) => Some("the task's code is not in the main executable"),
-            _ => None,
-        };
-        if let Some(why) = fault {
-            result_header(&mut out, FAULT, seq);
-            out.extend_from_slice(why.as_bytes());
-            if results.send_bytes(&out).is_err() {
-                return;
+        match (chunk, code_ok) {
+            (None, _) => fault(&mut out, seq, "the task's chunk could not be read"),
+            (Some(_), false) => fault(
+                &mut out,
+                seq,
+                "the task's code is not in the main executable",
+            ),
+            (Some(chunk), true) => {
+                checked = Some((trampoline, func));
+                result_header(&mut out, OK, seq);
+                match child::catch(|| sys::call_pool_task(trampoline, func, chunk, &mut out)) {
+                    Outcome::Returned(Ok(())) => {}
+                    Outcome::Returned(Err(m)) => fault(&mut out, seq, &m),
+                    Outcome::Panicked(m) => {
+                        result_header(&mut out, PANICKED, seq);
+                        out.extend_from_slice(m.as_bytes());
+                    }
+                    Outcome::Exit(code) => std::panic::resume_unwind(Box::new(ExitRequest(code))),
+                }
             }
-            continue;
-        }
-        checked = Some((trampoline, func));
-        let chunk = chunk.expect("checked above");
-        result_header(&mut out, OK, seq);
-        let ran = child::catch(|| sys::call_pool_task(trampoline, func, chunk, &mut out));
-        match ran {
-            Outcome::Returned(Ok(())) => {}
-            Outcome::Returned(Err(m)) => {
-                result_header(&mut out, FAULT, seq);
-                out.extend_from_slice(m.as_bytes());
-            }
-            Outcome::Panicked(m) => {
-                result_header(&mut out, PANICKED, seq);
-                out.extend_from_slice(m.as_bytes());
-            }
-            Outcome::Exit(code) => std::panic::resume_unwind(Box::new(ExitRequest(code))),
         }
         match results.send_bytes(&out) {
             Ok(()) => {}
             Err(multiproc_pipe::SendError::Disconnected) => return,
             Err(e) => {
                 // Too large for the channel, say: the task fails with the reason.
-                result_header(&mut out, FAULT, seq);
-                out.extend_from_slice(format!("the result could not be sent: {e}").as_bytes());
+                fault(&mut out, seq, &format!("the result could not be sent: {e}"));
                 if results.send_bytes(&out).is_err() {
                     return;
                 }
