@@ -57,11 +57,14 @@ pub(crate) struct EncodedJob {
     pub(crate) collected: transfer::Collected,
 }
 
-/// Encodes `arg` for a spawned child; handles inside it are collected as fds and move.
+/// Encodes `arg` for a spawned child; handles inside it are collected as fds (connection
+/// ends only when `moving`: they then move, and a copy of `arg` for several children cannot
+/// hold one).
 pub(crate) fn encode_arg<A: Serialize>(
     arg: &A,
+    moving: bool,
 ) -> Result<(Vec<u8>, transfer::Collected), ProcessError> {
-    let (bytes, collected) = transfer::collect(true, || postcard::to_allocvec(arg));
+    let (bytes, collected) = transfer::collect(moving, || postcard::to_allocvec(arg));
     if let Some(e) = &collected.error {
         return Err(ProcessError::Argument(e.to_string()));
     }

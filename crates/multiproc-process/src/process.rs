@@ -64,7 +64,7 @@ impl<A: Serialize + DeserializeOwned + Send + 'static> FnTarget for UnitFn<A> {
     }
 
     fn encode(&self) -> Result<EncodedJob, ProcessError> {
-        let (arg, collected) = exec::encode_arg(&self.arg)?;
+        let (arg, collected) = exec::encode_arg(&self.arg, true)?;
         Ok(EncodedJob {
             trampoline: sys::unit_trampoline::<A>,
             func: self.f as usize,
@@ -276,7 +276,7 @@ impl Builder {
         match method {
             StartMethod::Fork => crate::spawn::start(becomes, move || f(arg)),
             StartMethod::Spawn | StartMethod::Forkserver => {
-                let (bytes, collected) = exec::encode_arg(&arg)?;
+                let (bytes, collected) = exec::encode_arg(&arg, true)?;
                 let job = EncodedJob {
                     trampoline: sys::value_trampoline::<A, R>,
                     func: f as usize,

@@ -454,21 +454,30 @@ pub(crate) fn value_trampoline<A: serde::de::DeserializeOwned, R: serde::Seriali
 /// result types; its own address travels with the task, as for a job.
 pub(crate) type PoolTrampoline = fn(usize, &[u8], &mut Vec<u8>) -> Result<(), String>;
 
+/// Decodes a chunk of arguments, applies `f` to each, appends the encoded results to `out`.
+fn run_chunk<T: serde::de::DeserializeOwned, R: serde::Serialize>(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    f: impl FnMut(T) -> R,
+) -> Result<(), String> {
+    let args: Vec<T> = postcard::from_bytes(input).map_err(|e| e.to_string())?;
+    let results: Vec<R> = args.into_iter().map(f).collect();
+    *out = postcard::to_extend(&results, std::mem::take(out)).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// The pool trampoline of a `fn(A) -> R`.
 pub(crate) fn pool_trampoline<A: serde::de::DeserializeOwned, R: serde::Serialize>(
     func: usize,
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let args: Vec<A> = postcard::from_bytes(input).map_err(|e| e.to_string())?;
     // SAFETY: `func` is the address of a `fn(A) -> R` of this binary: the pool took the
     // offset of one, in a process running the same executable (a fork of it, or an `exec`
     // of `/proc/self/exe`), and sent it with the offset of this very instance of the
     // trampoline, made for that `A` and `R`. Function pointers are address-sized.
     let f: fn(A) -> R = unsafe { std::mem::transmute_copy::<usize, fn(A) -> R>(&func) };
-    let results: Vec<R> = args.into_iter().map(f).collect();
-    *out = postcard::to_extend(&results, std::mem::take(out)).map_err(|e| e.to_string())?;
-    Ok(())
+    run_chunk(input, out, f)
 }
 
 /// The pool trampoline of a `fn(A, B) -> R` (`starmap`): the arguments are pairs.
@@ -481,12 +490,9 @@ pub(crate) fn pool_trampoline2<
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let args: Vec<(A, B)> = postcard::from_bytes(input).map_err(|e| e.to_string())?;
     // SAFETY: as in `pool_trampoline`, for a `fn(A, B) -> R`.
     let f: fn(A, B) -> R = unsafe { std::mem::transmute_copy::<usize, fn(A, B) -> R>(&func) };
-    let results: Vec<R> = args.into_iter().map(|(a, b)| f(a, b)).collect();
-    *out = postcard::to_extend(&results, std::mem::take(out)).map_err(|e| e.to_string())?;
-    Ok(())
+    run_chunk(input, out, |(a, b)| f(a, b))
 }
 
 /// The pool trampoline at `offset` from the anchor.

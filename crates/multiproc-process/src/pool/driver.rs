@@ -5,7 +5,7 @@
 //! something or steps down): it hands queued tasks to the workers, reads their results into
 //! the jobs, and watches the workers' pidfds — a worker that dies fails the task it held and
 //! is replaced. A submission made while nobody drives is handed out at once, as far as the
-//! workers' channels take it without blocking.
+//! workers take it (see [`Shared::hand_out`]).
 
 use super::error::PoolError;
 use super::worker::{self, InitJob, WorkerArg};
@@ -235,6 +235,18 @@ struct Sent {
     file: Option<Arc<File>>,
 }
 
+impl Sent {
+    /// Back to the queue, for another worker.
+    fn into_task(self) -> Task {
+        Task {
+            job: self.job,
+            chunk: self.chunk,
+            msg: self.msg,
+            file: self.file,
+        }
+    }
+}
+
 /// A worker and its channels.
 struct Slot {
     process: Process,
@@ -456,11 +468,11 @@ impl Shared {
         if d.slots.len() < self.config.processes {
             self.replenish(&mut d);
         }
-        let mut progressed = self.hand_out(&mut d)?;
+        let mut progressed = self.hand_out(&mut d);
         progressed |= self.take_in(&mut d);
         if d.slots.iter().any(|s| s.retiring) {
             // New workers, or tasks back in the queue: the caller's next round hands out.
-            progressed |= self.reap_dead(&mut d)?;
+            progressed |= self.reap_dead(&mut d);
         }
         if progressed || !block {
             return Ok(());
@@ -491,11 +503,7 @@ impl Shared {
             let ready = multiproc_pipe::wait(&ends, timeout)?;
             (
                 ready.iter().any(|&i| i < n),
-                ready
-                    .iter()
-                    .filter(|&&i| i >= n && i < n + pidfds.len())
-                    .count()
-                    > 0,
+                ready.iter().any(|&i| (n..n + pidfds.len()).contains(&i)),
                 ready.contains(&(ends.len() - 1)),
             )
         };
@@ -507,7 +515,7 @@ impl Shared {
             self.take_in(&mut d);
         }
         if died || !answered {
-            self.reap_dead(&mut d)?;
+            self.reap_dead(&mut d);
         }
         Ok(())
     }
@@ -542,9 +550,10 @@ impl Shared {
         }
     }
 
-    /// Hands queued tasks to workers with room; tells idle workers to end once the pool is
-    /// closed and drained. Whether anything was handed out.
-    fn hand_out(&self, d: &mut Driver) -> Result<bool, PoolError> {
+    /// Hands queued tasks to workers with room — an idle worker, or a busy one while its
+    /// unread tasks fit half its ring, up to [`Self::ahead`] tasks — and tells idle workers
+    /// to end once the pool is closed and drained. Whether anything was handed out.
+    fn hand_out(&self, d: &mut Driver) -> bool {
         let ahead = Self::ahead(d);
         let max_tasks = self.config.max_tasks;
         let mut st = self.lock();
@@ -574,8 +583,8 @@ impl Shared {
                 .map(|(i, _)| i);
             let Some(i) = pick else { break };
             if d.slots[i].sent.is_empty() && !d.slots[i].alive() {
-                // Died while idle: its task goes to another (it is reaped by the next
-                // blocking round).
+                // Died while idle: its task goes to another (the worker is reaped at the end
+                // of this round).
                 d.slots[i].retiring = true;
                 continue;
             }
@@ -625,7 +634,7 @@ impl Shared {
                 }
             }
         }
-        Ok(progressed)
+        progressed
     }
 
     /// Takes in every result that has come; whether any did.
@@ -720,7 +729,7 @@ impl Shared {
 
     /// Finds the workers that ended: takes in what they sent, fails the task each held,
     /// requeues those it had not started, and starts replacements.
-    fn reap_dead(&self, d: &mut Driver) -> Result<bool, PoolError> {
+    fn reap_dead(&self, d: &mut Driver) -> bool {
         let mut i = 0;
         let mut changed = false;
         while i < d.slots.len() {
@@ -763,12 +772,7 @@ impl Shared {
                 for s in sent.drain(..).rev() {
                     match &err {
                         Some(e) => st.fail_chunk(s.job, s.chunk, e.duplicate()),
-                        None => st.queue.push_front(Task {
-                            job: s.job,
-                            chunk: s.chunk,
-                            msg: s.msg,
-                            file: s.file,
-                        }),
+                        None => st.queue.push_front(s.into_task()),
                     }
                 }
             } else if slot.ready {
@@ -786,12 +790,7 @@ impl Shared {
             }
             // Never started: they run elsewhere, first.
             for s in sent.into_iter().rev() {
-                st.queue.push_front(Task {
-                    job: s.job,
-                    chunk: s.chunk,
-                    msg: s.msg,
-                    file: s.file,
-                });
+                st.queue.push_front(s.into_task());
             }
             drop(st);
         }
@@ -799,7 +798,7 @@ impl Shared {
             self.replenish(d);
             self.cond.notify_all();
         }
-        Ok(changed)
+        changed
     }
 
     /// Starts workers until the pool has its number again (unless it is winding down). A

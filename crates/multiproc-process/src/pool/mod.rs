@@ -10,7 +10,7 @@ pub use self::result::{AsyncResult, IMap};
 
 use self::driver::{Chunk, Config, InitTemplate, Shared, Task};
 use self::result::{Collect, Feeder};
-use crate::{sys, StartMethod};
+use crate::{exec, sys, StartMethod};
 use multiproc_internal::transfer;
 use multiproc_signal::Pid;
 use serde::{de::DeserializeOwned, Serialize};
@@ -171,19 +171,15 @@ impl PoolBuilder {
         I: Serialize + DeserializeOwned + 'static,
     {
         let trampoline = sys::unit_trampoline::<I> as sys::Trampoline;
-        let encoded = (|| {
-            let (bytes, collected) = transfer::collect(false, || postcard::to_allocvec(&arg));
-            if let Some(e) = collected.error {
-                return Err(PoolError::Encode(e.to_string()));
-            }
-            let arg = bytes.map_err(|e| PoolError::Encode(e.to_string()))?;
-            Ok(InitTemplate {
+        let encoded = match exec::encode_arg(&arg, false) {
+            Ok((arg, collected)) => Ok(InitTemplate {
                 trampoline: sys::code_offset(trampoline as usize),
                 func: sys::code_offset(f as usize),
                 arg,
                 fds: collected.fds,
-            })
-        })();
+            }),
+            Err(e) => Err(PoolError::Encode(e.to_string())),
+        };
         // The code is checked in `build`, when the start method is known.
         self.init = Some(encoded);
         self
@@ -264,11 +260,11 @@ fn default_chunksize(len: usize, workers: usize) -> usize {
     len.div_ceil(workers * 4).max(1)
 }
 
-fn check_chunksize(chunksize: usize) -> Result<u32, PoolError> {
-    u32::try_from(chunksize)
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| PoolError::Argument(format!("chunksize {chunksize} (1 to 2^32-1)")))
+fn check_chunksize(chunksize: usize) -> Result<(), PoolError> {
+    if chunksize == 0 {
+        return Err(PoolError::Argument("a chunk size of 0".into()));
+    }
+    Ok(())
 }
 
 /// How many chunks an `imap` keeps queued or running beyond those taken.
@@ -331,6 +327,19 @@ impl Pool {
         Ok(job)
     }
 
+    /// The offsets of a task's trampoline and function, once checked that the workers can
+    /// find them.
+    fn code_offsets(
+        &self,
+        (trampoline, func): (sys::PoolTrampoline, usize),
+    ) -> Result<(u64, u64), PoolError> {
+        check_code(self.shared.config.method, &[trampoline as usize, func])?;
+        Ok((
+            sys::code_offset(trampoline as usize),
+            sys::code_offset(func),
+        ))
+    }
+
     /// Encodes `items` in chunks of `chunksize` for the function at these offsets.
     fn chunks<T: Serialize>(
         &self,
@@ -338,12 +347,7 @@ impl Pool {
         items: &[T],
         chunksize: usize,
     ) -> Result<Vec<Chunk>, PoolError> {
-        let (trampoline, func) = code;
-        check_code(self.shared.config.method, &[trampoline as usize, func])?;
-        let (t, f) = (
-            sys::code_offset(trampoline as usize),
-            sys::code_offset(func),
-        );
+        let (t, f) = self.code_offsets(code)?;
         items
             .chunks(chunksize)
             .map(|c| chunk(task_message(t, f, c)?, c.len()))
@@ -642,24 +646,19 @@ impl Pool {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        let trampoline = sys::pool_trampoline::<A, R> as sys::PoolTrampoline;
-        let checked = check_chunksize(chunksize).and_then(|_| {
-            check_code(
-                self.shared.config.method,
-                &[trampoline as usize, f as usize],
-            )
-        });
-        let chunksize = chunksize.clamp(1, u32::MAX as usize);
-        let (t, fo) = (
-            sys::code_offset(trampoline as usize),
-            sys::code_offset(f as usize),
+        let code = (
+            sys::pool_trampoline::<A, R> as sys::PoolTrampoline,
+            f as usize,
         );
+        // A refusal is the iterator's first item.
+        let mut checked = Some(check_chunksize(chunksize).and_then(|()| self.code_offsets(code)));
+        let chunksize = chunksize.clamp(1, u32::MAX as usize);
         let mut input = items.into_iter();
-        let mut checked = Some(checked);
         let mut buf: Vec<A> = Vec::with_capacity(chunksize.min(1024));
+        let (mut t, mut fo) = (0, 0);
         let feeder: Feeder<'a> = Box::new(move || {
-            if let Some(Err(e)) = checked.take() {
-                return Err(e);
+            if let Some(offsets) = checked.take() {
+                (t, fo) = offsets?;
             }
             buf.clear();
             buf.extend(input.by_ref().take(chunksize));

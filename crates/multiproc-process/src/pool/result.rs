@@ -468,9 +468,6 @@ impl<'a, R: DeserializeOwned + Send + 'static> IMap<'a, R> {
         let (job, ordered, want) = (self.job, self.ordered, self.yielded);
         let mut found = None;
         let ready = self.shared.wait_until(deadline, |st| {
-            if st.terminated && !st.jobs.contains_key(&job) {
-                return true;
-            }
             let Some(j) = st.jobs.get_mut(&job) else {
                 return true;
             };
