@@ -13,9 +13,7 @@ use multiproc_signal::{Pid, Signal};
 use std::convert::Infallible;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{
-    Arc, Mutex, MutexGuard, Once, PoisonError, RwLock, RwLockWriteGuard, TryLockError,
-};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 /// How long the exit hook lets daemonic children end after SIGTERM before SIGKILL.
@@ -446,7 +444,7 @@ pub(crate) struct ForkLocks {
     parent: Arc<ParentInfo>,
     setup: ChildSetup,
     /// No panic is being reported (see [`install_panic_gate`]).
-    _gate: RwLockWriteGuard<'static, ()>,
+    _gate: MutexGuard<'static, ()>,
 }
 
 thread_local! {
@@ -478,7 +476,10 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
     // the child.
     ensure_exit_hook();
     install_panic_gate();
-    let gate = PANIC_GATE.write().unwrap_or_else(PoisonError::into_inner);
+    let gate = PANIC_GATE
+        .get()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let mut out = io::stdout().lock();
     let _ = out.flush();
     let err = io::stderr().lock();
@@ -553,8 +554,9 @@ impl ForkLocks {
 
 static ATFORK: Once = Once::new();
 
-/// Held for reading while a panic is reported, for writing across the crate's forks.
-static PANIC_GATE: RwLock<()> = RwLock::new(());
+/// Held while a panic is reported, and across the crate's forks. Renewable: a fork made
+/// outside the crate while a thread held it leaves the child a fresh one.
+static PANIC_GATE: sys::RenewableMutex<()> = sys::RenewableMutex::new(|| ());
 static PANIC_GATE_HOOK: Once = Once::new();
 /// How long a panic waits for a fork in progress before it is reported anyway.
 const PANIC_GATE_PATIENCE: Duration = Duration::from_secs(1);
@@ -562,8 +564,9 @@ const PANIC_GATE_PATIENCE: Duration = Duration::from_secs(1);
 /// Wraps the panic hook so that the crate's forks never happen while another thread reports
 /// a panic: the standard hook holds a private lock (the backtrace lock) while it prints, and
 /// a child forked then would wait for it forever at its own first panic (a pool worker whose
-/// task panics, say). A fork waits for the reports in progress; a panic during a fork waits
-/// for it (at most a second). A hook set later replaces this one, and the protection with it.
+/// task panics, say). A fork waits for the report in progress; a panic during a fork waits
+/// for it (at most a second). Reports are serialized, as the standard hook's lock does
+/// anyway. A hook set later replaces this one, and the protection with it.
 fn install_panic_gate() {
     if std::thread::panicking() {
         return; // `set_hook` refuses; the next start installs it
@@ -573,7 +576,7 @@ fn install_panic_gate() {
         std::panic::set_hook(Box::new(move |info| {
             let start = Instant::now();
             let _gate = loop {
-                match PANIC_GATE.try_read() {
+                match PANIC_GATE.get().try_lock() {
                     Ok(g) => break Some(g),
                     Err(TryLockError::Poisoned(p)) => break Some(p.into_inner()),
                     Err(TryLockError::WouldBlock) if start.elapsed() < PANIC_GATE_PATIENCE => {
@@ -587,7 +590,8 @@ fn install_panic_gate() {
     });
 }
 
-/// In the child of any fork: if the registry's (or the forkserver client's) mutex is locked,
+/// In the child of any fork: if the registry's (or the forkserver client's, or the panic
+/// gate's) mutex is locked,
 /// a thread that does not exist here held it at the fork (a fork made outside this crate; the crate's own forks hold it
 /// themselves and release it in `become_child`). The child then starts over with a fresh,
 /// empty registry rather than wait for good. Nothing is taken before the fork, so no prepare
@@ -597,6 +601,7 @@ extern "C" fn atfork_child() {
         return;
     }
     REGISTRY.renew_if_locked();
+    PANIC_GATE.renew_if_locked();
     crate::forkserver::renew_client_if_locked();
 }
 
