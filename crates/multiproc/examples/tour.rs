@@ -4,6 +4,10 @@
 //! cargo run --release --example tour
 //! ```
 //!
+//! When `python3` is present, a final table sets eight of the figures against the same
+//! operations done with Python's `multiprocessing` (`fork` context) measured right after, in
+//! the same run.
+//!
 //! The processes and queue sections start children with multiproc's own `Process` and
 //! `spawn`. The others fork children whose closures borrow the objects they share, which
 //! `Process` (whose target is `'static`) does not take: they use the workspace's
@@ -16,11 +20,24 @@ use std::time::{Duration, Instant};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// The figures the final table sets against Python's, measured live by [`PYTHON`].
+#[derive(Default)]
+struct Figures {
+    process_start_us: f64,
+    pool_map_ms: f64,
+    pool_round_trip_us: f64,
+    value_mps: f64,
+    semaphore_us: f64,
+    condition_turn_us: f64,
+    pipe_round_trip_us: f64,
+    queue_mps: f64,
+}
+
 fn rate(n: u64, d: Duration) -> String {
     format!("{:.1} M/s", n as f64 / d.as_secs_f64() / 1e6)
 }
 
-fn value() -> Result {
+fn value(fig: &mut Figures) -> Result {
     const EACH: u64 = 200_000;
     let counter = Value::new(0u64)?;
     let start = Instant::now();
@@ -37,6 +54,7 @@ fn value() -> Result {
         k.assert_success();
     }
     let took = start.elapsed();
+    fig.value_mps = (2 * EACH) as f64 / took.as_secs_f64() / 1e6;
     println!(
         "Value<u64>        2 processes x {EACH} locked increments = {} in {took:.2?} ({}, with process start)",
         counter.get()?,
@@ -182,7 +200,7 @@ fn handled_sigterm() -> Result {
     Ok(())
 }
 
-fn semaphore() -> Result {
+fn semaphore(fig: &mut Figures) -> Result {
     const ROUNDS: u32 = 100_000;
     let (ping, pong) = (Semaphore::new(0)?, Semaphore::new(0)?);
     let child = fork_child(|| {
@@ -198,6 +216,7 @@ fn semaphore() -> Result {
     }
     let took = start.elapsed();
     child.assert_success();
+    fig.semaphore_us = micros(took / ROUNDS);
     println!(
         "Semaphore         {ROUNDS} ping-pong round trips with a child: {:.2?} each",
         took / ROUNDS
@@ -229,7 +248,7 @@ fn event_and_barrier() -> Result {
     Ok(())
 }
 
-fn lock_and_condition() -> Result {
+fn lock_and_condition(fig: &mut Figures) -> Result {
     const TURNS: u32 = 20_000;
     // Python's Condition pattern: two processes take turns on a shared word, each waiting
     // (under the lock) until the turn is its own.
@@ -251,6 +270,7 @@ fn lock_and_condition() -> Result {
     play(0);
     child.assert_success();
     let took = start.elapsed();
+    fig.condition_turn_us = micros(took / (2 * TURNS));
     println!(
         "Lock + Condition  {TURNS} turns handed back and forth between 2 processes: {:.2?} per turn",
         took / (2 * TURNS)
@@ -258,7 +278,7 @@ fn lock_and_condition() -> Result {
     Ok(())
 }
 
-fn pipe_ping_pong_and_large_transfer() -> Result {
+fn pipe_ping_pong_and_large_transfer(fig: &mut Figures) -> Result {
     use multiproc::pipe::{PipeBuilder, Transport};
     const ROUNDS: u32 = 20_000;
     const LARGE: usize = 1 << 20;
@@ -289,6 +309,9 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
             n = parent.recv()?;
         }
         let round_trip = start.elapsed() / ROUNDS;
+        if transport == Transport::SharedMemory {
+            fig.pipe_round_trip_us = micros(round_trip);
+        }
         let message = vec![7u8; LARGE];
         let start = Instant::now();
         for _ in 0..MESSAGES {
@@ -308,7 +331,7 @@ fn pipe_ping_pong_and_large_transfer() -> Result {
 
 /// The seed's producer/consumer: 2 producers, 2 consumers, a sentinel per consumer. The
 /// consumers are spawned closures that return their sums.
-fn queue_producer_consumer() -> Result {
+fn queue_producer_consumer(fig: &mut Figures) -> Result {
     use multiproc::Queue;
     const EACH: u64 = 200_000;
     let q: Queue<Option<u64>> = Queue::new(0)?;
@@ -349,6 +372,7 @@ fn queue_producer_consumer() -> Result {
         total += c.join()?;
     }
     let took = start.elapsed();
+    fig.queue_mps = (2 * EACH) as f64 / took.as_secs_f64() / 1e6;
     println!(
         "Queue             2 producers -> 2 consumers, {} items (sum {total}) in {took:.2?} ({}, with process start)",
         2 * EACH,
@@ -362,7 +386,7 @@ fn square(n: u64) -> u64 {
 }
 
 /// Processes: both start methods, a value and a panic back from `spawn`, a terminated child.
-fn processes() -> Result {
+fn processes(fig: &mut Figures) -> Result {
     const STARTS: u32 = 200;
     let start = Instant::now();
     for _ in 0..STARTS {
@@ -371,6 +395,7 @@ fn processes() -> Result {
         assert_eq!(p.join()?.exitcode(), 0);
     }
     let per_start = start.elapsed() / STARTS;
+    fig.process_start_us = micros(per_start);
     // The spawn start method: this program started afresh, running a fn item.
     const SPAWNS: u32 = 20;
     let start = Instant::now();
@@ -413,7 +438,7 @@ fn processes() -> Result {
     Ok(())
 }
 
-fn pool() -> Result {
+fn pool(fig: &mut Figures) -> Result {
     let pool = multiproc::process::Pool::new(2)?;
     let start = Instant::now();
     let squares = pool.map(square, 0..1_000_000u64)?;
@@ -424,6 +449,8 @@ fn pool() -> Result {
         assert_eq!(pool.apply_async(square, n)?.get()?, n * n);
     }
     let round_trip = start.elapsed() / 1000;
+    fig.pool_map_ms = map_time.as_secs_f64() * 1e3;
+    fig.pool_round_trip_us = micros(round_trip);
     let lazy: u64 = pool.imap(square, 1..=100u64).map(|r| r.unwrap_or(0)).sum();
     println!(
         "Pool(2)           map(square) over 1,000,000 items: {map_time:.2?}; \
@@ -432,19 +459,236 @@ fn pool() -> Result {
     Ok(())
 }
 
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// The same operations with Python's `multiprocessing` (`fork` context), fewer times each.
+/// Prints one `name value` line per figure, in the units of [`Figures`].
+const PYTHON: &str = r#"
+import multiprocessing as mp, time
+ctx = mp.get_context("fork")
+def out(name, value): print(name, value, flush=True)
+def square(n): return n * n
+def noop(): pass
+def inc(v, n):
+    for _ in range(n):
+        with v.get_lock(): v.value += 1
+def sem_child(a, b, n):
+    for _ in range(n): a.acquire(); b.release()
+def play(cond, turn, me, n):
+    with cond:
+        for _ in range(n):
+            cond.wait_for(lambda: turn.value % 2 == me)
+            turn.value += 1
+            cond.notify()
+def echo(c, n):
+    for _ in range(n): c.send(c.recv() + 1)
+def produce(q, p, n):
+    for i in range(n): q.put(p * n + i)
+def consume(q, sums):
+    s = 0
+    while True:
+        v = q.get()
+        if v is None: break
+        s += v
+    sums.put(s)
+def run(target, *args):
+    p = ctx.Process(target=target, args=args); p.start(); return p
+
+n = 50; t = time.perf_counter()
+for _ in range(n): run(noop).join()
+out("process_start_us", (time.perf_counter() - t) / n * 1e6)
+with ctx.Pool(2) as pool:
+    t = time.perf_counter(); r = pool.map(square, range(1_000_000))
+    out("pool_map_ms", (time.perf_counter() - t) * 1e3)
+    n = 300; t = time.perf_counter()
+    for i in range(n): pool.apply_async(square, (i,)).get()
+    out("pool_round_trip_us", (time.perf_counter() - t) / n * 1e6)
+n = 50_000; v = ctx.Value("Q", 0); t = time.perf_counter()
+for p in [run(inc, v, n) for _ in range(2)]: p.join()
+assert v.value == 2 * n
+out("value_mps", 2 * n / (time.perf_counter() - t) / 1e6)
+n = 5000; a, b = ctx.Semaphore(0), ctx.Semaphore(0); p = run(sem_child, a, b, n)
+t = time.perf_counter()
+for _ in range(n): a.release(); b.acquire()
+out("semaphore_us", (time.perf_counter() - t) / n * 1e6); p.join()
+n = 2000; cond = ctx.Condition(ctx.Lock()); turn = ctx.RawValue("I", 0)
+t = time.perf_counter(); p = run(play, cond, turn, 1, n); play(cond, turn, 0, n); p.join()
+out("condition_turn_us", (time.perf_counter() - t) / (2 * n) * 1e6)
+n = 5000; a, b = ctx.Pipe(); p = run(echo, b, n); x = 0; t = time.perf_counter()
+for _ in range(n): a.send(x); x = a.recv()
+out("pipe_round_trip_us", (time.perf_counter() - t) / n * 1e6); p.join()
+n = 20_000; q = ctx.Queue(); sums = ctx.Queue(); t = time.perf_counter()
+cs = [run(consume, q, sums) for _ in range(2)]
+for p in [run(produce, q, i, n) for i in range(2)]: p.join()
+for _ in cs: q.put(None)
+total = sums.get() + sums.get()
+for c in cs: c.join()
+out("queue_mps", 2 * n / (time.perf_counter() - t) / 1e6)
+"#;
+
+/// Runs [`PYTHON`] with `python3`; `None` (with the reason printed) if it cannot.
+fn python_figures() -> Option<Figures> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("python3")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            println!("\npython3 not available ({e}): the comparison with Python is skipped");
+            return None;
+        }
+    };
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(PYTHON.as_bytes()));
+    let output = match (written, child.wait_with_output()) {
+        (Some(Ok(())), Ok(out)) if out.status.success() => out,
+        (_, Ok(out)) => {
+            println!(
+                "\npython3 failed ({}): the comparison with Python is skipped\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        (_, Err(e)) => {
+            println!("\npython3 failed ({e}): the comparison with Python is skipped");
+            return None;
+        }
+    };
+    let mut fig = Figures::default();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some((name, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        let slot = match name {
+            "process_start_us" => &mut fig.process_start_us,
+            "pool_map_ms" => &mut fig.pool_map_ms,
+            "pool_round_trip_us" => &mut fig.pool_round_trip_us,
+            "value_mps" => &mut fig.value_mps,
+            "semaphore_us" => &mut fig.semaphore_us,
+            "condition_turn_us" => &mut fig.condition_turn_us,
+            "pipe_round_trip_us" => &mut fig.pipe_round_trip_us,
+            "queue_mps" => &mut fig.queue_mps,
+            _ => continue,
+        };
+        *slot = value;
+    }
+    Some(fig)
+}
+
+/// The final table: each figure beside Python's, and how many times faster multiproc is.
+fn compare(ours: &Figures, python: &Figures) {
+    // (what, unit, ours, Python's, whether a larger figure is better)
+    let rows = [
+        (
+            "Process start + join (fork)",
+            "µs",
+            ours.process_start_us,
+            python.process_start_us,
+            false,
+        ),
+        (
+            "Pool(2).map over 1,000,000 items",
+            "ms",
+            ours.pool_map_ms,
+            python.pool_map_ms,
+            false,
+        ),
+        (
+            "Pool apply_async().get()",
+            "µs",
+            ours.pool_round_trip_us,
+            python.pool_round_trip_us,
+            false,
+        ),
+        (
+            "Value: locked increments, 2 processes",
+            "M/s",
+            ours.value_mps,
+            python.value_mps,
+            true,
+        ),
+        (
+            "Semaphore ping-pong round trip",
+            "µs",
+            ours.semaphore_us,
+            python.semaphore_us,
+            false,
+        ),
+        (
+            "Lock + Condition: one turn",
+            "µs",
+            ours.condition_turn_us,
+            python.condition_turn_us,
+            false,
+        ),
+        (
+            "Pipe round trip (shared memory)",
+            "µs",
+            ours.pipe_round_trip_us,
+            python.pipe_round_trip_us,
+            false,
+        ),
+        (
+            "Queue 2 -> 2, with process start",
+            "M/s",
+            ours.queue_mps,
+            python.queue_mps,
+            true,
+        ),
+    ];
+    println!("\nAgainst Python's multiprocessing (fork), measured now on this machine:\n");
+    println!(
+        "{:40} {:>14} {:>14} {:>10}",
+        "", "multiproc", "Python", "faster"
+    );
+    for (what, unit, ours, theirs, larger_better) in rows {
+        let ratio = if larger_better {
+            ours / theirs
+        } else {
+            theirs / ours
+        };
+        let ratio = if ratio.is_finite() && ratio >= 10.0 {
+            format!("{ratio:.0}x")
+        } else if ratio.is_finite() && ratio > 0.0 {
+            format!("{ratio:.1}x")
+        } else {
+            "-".to_owned()
+        };
+        println!(
+            "{what:40} {:>10.2} {unit:3} {:>10.2} {unit:3} {ratio:>10}",
+            ours, theirs
+        );
+    }
+}
+
 fn main() -> Result {
+    let began = Instant::now();
     println!("multiproc tour: real processes, timings on this machine\n");
-    processes()?;
-    pool()?;
-    value()?;
+    let mut fig = Figures::default();
+    processes(&mut fig)?;
+    pool(&mut fig)?;
+    value(&mut fig)?;
     atomic()?;
     array()?;
     shared_memory()?;
     owner_died()?;
-    semaphore()?;
-    lock_and_condition()?;
-    pipe_ping_pong_and_large_transfer()?;
-    queue_producer_consumer()?;
+    semaphore(&mut fig)?;
+    lock_and_condition(&mut fig)?;
+    pipe_ping_pong_and_large_transfer(&mut fig)?;
+    queue_producer_consumer(&mut fig)?;
     event_and_barrier()?;
     alarm()?;
     handled_sigterm()?;
@@ -452,5 +696,9 @@ fn main() -> Result {
         "stale segments removed by cleanup: {:?}",
         multiproc::shm::cleanup()?
     );
+    println!("\nthe tour took {:.1?}", began.elapsed());
+    if let Some(python) = python_figures() {
+        compare(&fig, &python);
+    }
     Ok(())
 }
