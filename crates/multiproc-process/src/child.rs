@@ -7,8 +7,27 @@ use multiproc_signal::{Pid, Signal};
 use std::any::Any;
 use std::cell::Cell;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// In a forkserver's worker: the write end of the pipe on which its client learns its exit
+/// status (the server relays it there once it has reaped the worker). The worker writes its
+/// own exit code there just before it ends, so that the client, woken by the worker's pidfd,
+/// finds it at once instead of waiting for the server to wake, reap and relay. -1: none.
+/// Closed in the child of every fork: only the worker itself reports.
+static EXIT_REPORT: AtomicI32 = AtomicI32::new(-1);
+
+/// Makes this process (a forkserver's worker) report its exit code on `fd` when it ends.
+pub(crate) fn report_exit_on(fd: OwnedFd) {
+    let old = EXIT_REPORT.swap(fd.into_raw_fd(), Ordering::AcqRel);
+    sys::close_raw(old);
+}
+
+/// Closes the report fd inherited by the child of a fork (async-signal-safe).
+pub(crate) fn forget_exit_report() {
+    sys::close_raw(EXIT_REPORT.swap(-1, Ordering::AcqRel));
+}
 
 thread_local! {
     /// Set on the thread that runs a child's body, while it runs.
@@ -104,5 +123,6 @@ pub(crate) fn bootstrap(setup: ChildSetup, daemon: bool, body: impl FnOnce() -> 
     IN_CHILD_BODY.with(|c| c.set(false));
     let _ = panic::catch_unwind(registry::finish_children);
     let _ = std::io::stdout().flush();
+    sys::report_exit(EXIT_REPORT.swap(-1, Ordering::AcqRel), code);
     sys::exit_now(code)
 }

@@ -8,7 +8,10 @@
 //! is wanted, then the argument's handles. The reply is the worker's pid (or `-errno`) with
 //! the worker's pidfd attached (opened by the server, its parent: no race with its exit).
 //! The client signals the worker through that pidfd; the server reaps the worker and writes
-//! its status into the status pipe, whose read end is the child's sentinel. The server exits
+//! its status into the status pipe. A worker that ends normally writes its exit code there
+//! itself first, just before it ends: its client, woken by the worker's pidfd, finds it at
+//! once (one wake-up across processes instead of two); the server's relay, which follows,
+//! is then never read. The server exits
 //! when the client's end of the socket closes (the client exited); workers live on as
 //! orphans, and daemonic ones watch the client's pidfd.
 
@@ -400,10 +403,13 @@ fn start_worker(
     let mut status = Some(status);
     let pid = sys::fork_diverging(|| {
         // The worker keeps only what its job needs: not the server's socket, nor the other
-        // workers' pidfds and status pipes, nor its own status pipe.
+        // workers' pidfds and status pipes. Its own status pipe it keeps, to report its exit
+        // code there itself just before it ends (see `child::report_exit_on`).
         drop(sock.take());
         workers.clear();
-        drop(status.take());
+        if let Some(status) = status.take() {
+            crate::child::report_exit_on(status);
+        }
         let _ = multiproc_signal::set_default(Signal::Int);
         match exec::ready_from(&job, handles, result, client) {
             Ok(ready) => {

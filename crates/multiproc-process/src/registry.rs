@@ -28,14 +28,14 @@ enum Watch {
     /// could be opened: an eventfd that is readable already.
     Gone(OwnedFd),
     /// A forkserver's child: its pidfd (for signals; readable when it exits) and a pipe on
-    /// which the server writes its wait status once it has reaped it (end of file without a
-    /// status: the server died).
+    /// which its status comes: written by the child itself just before it ends normally (so
+    /// that its end wakes this process directly, not through the server), or else by the
+    /// server once it has reaped it (end of file without a status: the server died).
     Relayed {
         pidfd: OwnedFd,
         status: OwnedFd,
-        /// Set once the status pipe ended without a status (the server died): from then on
-        /// the child is watched through its pidfd alone.
-        server_gone: std::sync::atomic::AtomicBool,
+        /// Set once its pidfd said it has ended: from then on the status pipe is watched.
+        ended: std::sync::atomic::AtomicBool,
     },
 }
 
@@ -101,12 +101,12 @@ impl ChildState {
             Watch::Relayed {
                 pidfd,
                 status,
-                server_gone,
+                ended,
             } => {
-                if server_gone.load(std::sync::atomic::Ordering::Acquire) {
-                    pidfd.as_fd()
-                } else {
+                if ended.load(std::sync::atomic::Ordering::Acquire) {
                     status.as_fd()
+                } else {
+                    pidfd.as_fd()
                 }
             }
             Watch::Pidfd(fd) | Watch::Gone(fd) => fd.as_fd(),
@@ -138,20 +138,24 @@ impl ChildState {
             Watch::Relayed {
                 pidfd,
                 status,
-                server_gone,
-            } => match sys::read_relayed_status(status.as_fd())? {
-                None => return Ok(None),
-                Some(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
-                // The server died: the status is lost, but the child may still run, and is
-                // only "gone" once its pidfd says it has ended.
-                Some(None) => {
-                    server_gone.store(true, std::sync::atomic::Ordering::Release);
+                ended,
+            } => {
+                // Not before it has ended: its own report comes just before its end.
+                if !ended.load(std::sync::atomic::Ordering::Acquire) {
                     if !sys::poll_readable(pidfd.as_fd(), Some(Duration::ZERO))? {
                         return Ok(None);
                     }
-                    Err(Lost::ServerDied)
+                    ended.store(true, std::sync::atomic::Ordering::Release);
                 }
-            },
+                match sys::read_relayed_status(status.as_fd())? {
+                    // Ended without a report of its own (a signal, or `_exit`): the server's
+                    // is on its way.
+                    None => return Ok(None),
+                    Some(Some(raw)) => Ok(ExitStatus::from_raw(raw)),
+                    // The server died before relaying it: the status is lost.
+                    Some(None) => Err(Lost::ServerDied),
+                }
+            }
         };
         *exit = Some(got);
         got.map(Some).map_err(Lost::error)
@@ -597,6 +601,8 @@ fn install_panic_gate() {
 /// empty registry rather than wait for good. Nothing is taken before the fork, so no prepare
 /// handler ever waits for a lock while libc holds its own fork lock.
 extern "C" fn atfork_child() {
+    // Only a forkserver's worker itself reports its end, never a child of it.
+    crate::child::forget_exit_report();
     if HOLDING.try_with(|h| h.get()).unwrap_or(true) {
         return;
     }
@@ -691,7 +697,7 @@ pub(crate) fn register_relayed(
     let watch = Watch::Relayed {
         pidfd,
         status,
-        server_gone: std::sync::atomic::AtomicBool::new(false),
+        ended: std::sync::atomic::AtomicBool::new(false),
     };
     add_child(pid, watch, name, daemon)
 }

@@ -665,6 +665,31 @@ pub(crate) fn encode_relayed_status(raw: RawExit) -> [u8; 8] {
     out
 }
 
+/// Closes `fd` if it is not negative (async-signal-safe; errors ignored).
+pub(crate) fn close_raw(fd: RawFd) {
+    if fd >= 0 {
+        // SAFETY: callers pass an fd they own (taken out of the slot that held it) and use
+        // it no more.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// A forkserver worker's own report of its end, exit `code`, on the status pipe `fd` (if not
+/// negative), which is then closed. The kernel keeps the low 8 bits of an exit code; so does
+/// the report.
+pub(crate) fn report_exit(fd: RawFd, code: i32) {
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: `fd` is the worker's own status pipe, open until `close_raw` below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let _ = write_all_fd(
+        borrowed,
+        &encode_relayed_status(RawExit::Exited(code & 0xff)),
+    );
+    close_raw(fd);
+}
+
 /// Reads a relayed exit status from a forkserver's status pipe (non-blocking):
 /// `Ok(None)` if nothing came yet, `Ok(Some(None))` at end of file without a valid status
 /// (the server died), `Ok(Some(Some(status)))` once it came.

@@ -1,5 +1,6 @@
 //! A forkserver that dies: its running children can still be signalled and are reported as
-//! `ForkserverDied` once they end (never before); the next start gets a new server. (Alone in
+//! `ForkserverDied` once they end (never before) — unless they end normally, reporting their
+//! exit code themselves; the next start gets a new server. (Alone in
 //! its test binary: it kills this binary's forkserver.)
 
 use multiproc_internal::testing::watchdog;
@@ -24,18 +25,24 @@ fn double(n: u32) -> u32 {
 #[test]
 fn children_outlive_a_dead_forkserver_and_a_new_one_starts() {
     let _w = watchdog(Duration::from_secs(60));
-    let (mut ours, theirs) = UnixStream::pair().unwrap();
-    let mut p = Builder::new()
-        .start_method(StartMethod::Forkserver)
-        .process_fn(report_then_wait, Fd::new(theirs));
-    p.start().unwrap();
-    let mut line = String::new();
-    let mut b = [0u8; 1];
-    while !line.ends_with('\n') {
-        assert_eq!(ours.read(&mut b).unwrap(), 1);
-        line.push(b[0] as char);
-    }
-    let server: i32 = line.trim().parse().unwrap();
+    let start = || {
+        let (mut ours, theirs) = UnixStream::pair().unwrap();
+        let mut p = Builder::new()
+            .start_method(StartMethod::Forkserver)
+            .process_fn(report_then_wait, Fd::new(theirs));
+        p.start().unwrap();
+        let mut line = String::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with('\n') {
+            assert_eq!(ours.read(&mut b).unwrap(), 1);
+            line.push(b[0] as char);
+        }
+        let server: i32 = line.trim().parse().unwrap();
+        (p, ours, server)
+    };
+    let (mut p, _ours, server) = start();
+    let (mut q, mut q_line, q_server) = start();
+    assert_eq!(server, q_server);
     // The server is this test process's own child.
     multiproc_signal::kill(Pid::from_raw(server), Signal::Kill).unwrap();
     // Its status lost with the server, the child still runs and is still ours to signal.
@@ -43,6 +50,10 @@ fn children_outlive_a_dead_forkserver_and_a_new_one_starts() {
     assert!(p.is_alive());
     p.terminate().unwrap();
     assert!(matches!(p.join(), Err(ProcessError::ForkserverDied)));
+    // One that ends normally reports its exit code itself, server or not.
+    assert!(q.is_alive());
+    q_line.write_all(b"x").unwrap();
+    assert_eq!(q.join().unwrap().exitcode(), 0);
     // A new server.
     let h = Builder::new()
         .start_method(StartMethod::Forkserver)

@@ -42,6 +42,7 @@ under_both_methods!(
     closures_need_the_fork_method,
     queue_lock_value_and_connection_reach_the_child,
     busy_threads_do_not_hang_starts,
+    exit_statuses_are_its_own,
 );
 
 fn with(method: StartMethod) -> Builder {
@@ -100,6 +101,30 @@ fn fn_panics_and_exits_are_reported(method: StartMethod) {
     p.start().unwrap();
     assert_eq!(p.join().unwrap(), ExitStatus::Exited(7));
     assert_eq!(p.start_method(), method);
+}
+
+/// Starts a child of its own (`fork`) that exits with 7, then ends normally itself.
+fn parent_of_seven((): ()) {
+    let mut p = Process::new(|| os::exit(7));
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), ExitStatus::Exited(7));
+}
+
+fn quit_at_once(code: i32) {
+    os::_exit(code)
+}
+
+/// A forkserver's worker reports its own exit code before it ends; a child of its own never
+/// reports for it, and `_exit` (no report) leaves it to the server.
+fn exit_statuses_are_its_own(method: StartMethod) {
+    let _w = watchdog(LIMIT);
+    let mut p = with(method).process_fn(parent_of_seven, ());
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), ExitStatus::Exited(0));
+    let mut p = with(method).process_fn(quit_at_once, 5);
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), ExitStatus::Exited(5));
+    assert!(!p.is_alive());
 }
 
 fn wait_forever((): ()) {
