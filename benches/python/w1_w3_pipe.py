@@ -11,12 +11,16 @@ W1: round trip of a 64-byte message (the child echoes it). W2: one way, 64-byte 
 W3: one way, 1 MiB messages, up to MAX_MESSAGES of them, fewer if sending takes longer than
 MAX_SECONDS. A one-way run ends with an empty message that the child acknowledges, and the
 time includes it. Times start once the child has said it is ready (process start-up is not
-measured).
+measured). With MULTIPROC_BENCH_QUICK=1 the counts are capped (1,000 round trips, 20,000
+messages, 32 MiB); with MULTIPROC_BENCH_FIGURES=1 each figure is also printed as an `@figure`
+line (figures.py).
 """
 import multiprocessing as mp
 import os
 import sys
 import time
+
+from figures import capped, figure
 
 SMALL = 64
 LARGE = 1 << 20
@@ -62,6 +66,7 @@ def start(target):
 
 
 def w1(n):
+    n = capped(n, 1000)
     conn, child = start(echo_child)
     msg = b"\x07" * SMALL
     t0 = time.perf_counter()
@@ -73,9 +78,12 @@ def w1(n):
     child.join()
     print(f"w1_round_trip_64B/python_multiprocessing: {took / n * 1e6:.2f} µs per round trip "
           f"(one run, {n:,} round trips)")
+    figure("w1_round_trip_64B/python_multiprocessing", ns=took / n * 1e9,
+           note=f"one run, {n:,} round trips")
 
 
 def w2(n):
+    n = capped(n, 20000)
     conn, child = start(sink_child)
     msg = b"\x07" * SMALL
     t0 = time.perf_counter()
@@ -87,9 +95,12 @@ def w2(n):
     child.join()
     print(f"w2_one_way_64B/python_multiprocessing: {n / took / 1e6:.4f} Melem/s "
           f"(one run, {n:,} messages in {took:.2f} s)")
+    figure("w2_one_way_64B/python_multiprocessing", per_second=n / took,
+           note=f"one run, {n:,} messages")
 
 
 def w3(max_messages, max_seconds):
+    max_messages = capped(max_messages, 32)
     conn, child = start(sink_child)
     msg = b"\x07" * LARGE
     sent = 0
@@ -105,6 +116,8 @@ def w3(max_messages, max_seconds):
     child.join()
     print(f"w3_one_way_1MiB/python_multiprocessing: {sent * LARGE / took / 2**30:.4f} GiB/s "
           f"(one run, {sent:,} × 1 MiB in {took:.2f} s)")
+    figure("w3_one_way_1MiB/python_multiprocessing", per_second=sent * LARGE / took,
+           note=f"one run, {sent:,} × 1 MiB")
 
 
 def main(argv):

@@ -13,12 +13,16 @@ parent sends each consumer a quit sentinel and checks their counts (producer i a
 on CPU i). W5: the parent (CPU 0) puts a 64-byte request and gets the server's (CPU 1) copy of
 it from a second queue. Times start once every process has said it is ready (process start-up
 is not measured) and end when the last acknowledgement (or response) arrives. The same bytes
-object is put every time: Python pickles it in the queue's feeder thread.
+object is put every time: Python pickles it in the queue's feeder thread. With
+MULTIPROC_BENCH_QUICK=1 the counts are capped (20,000 messages, 1,000 round trips); with
+MULTIPROC_BENCH_FIGURES=1 each figure is also printed as an `@figure` line (figures.py).
 """
 import multiprocessing as mp
 import os
 import sys
 import time
+
+from figures import capped, figure
 
 MSG = 64
 QUIT = "quit"
@@ -60,6 +64,7 @@ def producer(q, ready, go, n, cpu):
 
 
 def w4(n):
+    n = capped(n, 20000)
     pin(0)
     ctx = mp.get_context("fork")
     q, acks = ctx.Queue(), ctx.Queue()
@@ -78,9 +83,12 @@ def w4(n):
     child.join()
     print(f"w4_queue_1to1_64B/python_multiprocessing: {n / took / 1e6:.4f} Melem/s "
           f"(one run, {n:,} messages in {took:.2f} s)")
+    figure("w4_queue_1to1_64B/python_multiprocessing", per_second=n / took,
+           note=f"one run, {n:,} messages")
 
 
 def w4b(n):
+    n = capped(n, 20000)
     ctx = mp.get_context("fork")
     q, acks, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     shares = [n // 2 + n % 2, n // 2]
@@ -103,6 +111,8 @@ def w4b(n):
         p.join()
     print(f"w4b_queue_2to2_64B/python_multiprocessing: {n / took / 1e6:.4f} Melem/s "
           f"(one run, {n:,} messages in {took:.2f} s)")
+    figure("w4b_queue_2to2_64B/python_multiprocessing", per_second=n / took,
+           note=f"one run, {n:,} messages")
 
 
 def server(requests, responses):
@@ -116,6 +126,7 @@ def server(requests, responses):
 
 
 def w5(n):
+    n = capped(n, 1000)
     pin(0)
     ctx = mp.get_context("fork")
     requests, responses = ctx.Queue(), ctx.Queue()
@@ -132,6 +143,8 @@ def w5(n):
     child.join()
     print(f"w5_queue_round_trip_64B/python_multiprocessing: {took / n * 1e6:.2f} µs per round "
           f"trip (one run, {n:,} round trips)")
+    figure("w5_queue_round_trip_64B/python_multiprocessing", ns=took / n * 1e9,
+           note=f"one run, {n:,} round trips")
 
 
 def main(argv):

@@ -2,10 +2,20 @@
 processes.
 
 Run: python3 benches/python/w7_ping_pong.py [N]   (prints microseconds per round trip)
+With MULTIPROC_BENCH_QUICK=1, N is capped at 1,000; with MULTIPROC_BENCH_FIGURES=1 each figure
+is also printed as an `@figure` line (figures.py).
 """
 import multiprocessing as mp
 import sys
 import time
+
+from figures import capped, figure
+
+FIGURE_IDS = {
+    "Semaphore": "w7_ping_pong/python_semaphore",
+    "Event": "w7_ping_pong/python_event",
+    "Lock + Condition": "w7_ping_pong/python_lock_condition",
+}
 
 
 def sem_child(ping, pong, n):
@@ -62,10 +72,11 @@ def run(kind, n):
     took = time.monotonic() - start
     child.join()
     print(f"w7 python {kind}: {took / n * 1e6:.1f} us per round trip")
+    figure(FIGURE_IDS[kind], ns=took / n * 1e9, note=f"one run, {n:,} round trips")
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    n = capped(int(sys.argv[1]) if len(sys.argv) > 1 else 20000, 1000)
     run("Semaphore", n)
     run("Event", n)
     run("Lock + Condition", n)

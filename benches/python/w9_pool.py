@@ -13,12 +13,17 @@ a warm-up run, the median reported in items per second. The full count for chunk
 50,000 items, not 1,000,000 (at 17,000-33,000 items/s here one run would take a minute); the
 figure is per second, so it stays comparable. round_trip: pool.apply_async(identity, (x,)).get(),
 one call at a time, timed one by one after a warm-up; the median reported. The pool is started
-(and its workers forked) before any timing.
+(and its workers forked) before any timing. With MULTIPROC_BENCH_QUICK=1 the counts are capped
+(20,000 items and one run per map, 2,000 items with chunksize 1, 100 calls); with
+MULTIPROC_BENCH_FIGURES=1 each figure is also printed as an `@figure` line (figures.py), with
+its spread: the slowest and fastest run of a map, the inter-quartile range of the calls.
 """
 import multiprocessing as mp
 import statistics
 import sys
 import time
+
+from figures import capped, figure
 
 PROCESSES = 2
 GROUPS = {
@@ -38,6 +43,8 @@ def pool():
 
 def map_items(which, n, runs):
     group, chunksize = GROUPS[which]
+    n = capped(n, 2000 if chunksize == 1 else 20000)
+    runs = capped(runs, 1)
     with pool() as p:
         # Warm-up: the workers have run a task, the result handler thread is going.
         p.map(identity, range(min(n, 10000)), chunksize)
@@ -50,9 +57,13 @@ def map_items(which, n, runs):
     t = statistics.median(took)
     print(f"{group}/python_multiprocessing: {n / t / 1e6:.4f} Melem/s "
           f"(median of {runs} runs, {n:,} items in {t:.3f} s)")
+    figure(f"{group}/python_multiprocessing", per_second=n / t, low_per_second=n / max(took),
+           high_per_second=n / min(took), spread=f"slowest–fastest of {runs} runs",
+           note=f"median of {runs} runs, {n:,} items")
 
 
 def round_trip(n):
+    n = capped(n, 100)
     with pool() as p:
         for x in range(max(10, n // 10)):
             assert p.apply_async(identity, (x,)).get() == x
@@ -65,6 +76,10 @@ def round_trip(n):
     t = statistics.median(took)
     print(f"w9b_pool_apply_async_round_trip/python_multiprocessing: {t * 1e6:.2f} µs per round "
           f"trip (median of {n:,} calls)")
+    quartiles = statistics.quantiles(took, n=4) if n > 1 else [t, t, t]
+    figure("w9b_pool_apply_async_round_trip/python_multiprocessing", ns=t * 1e9,
+           low_ns=quartiles[0] * 1e9, high_ns=quartiles[2] * 1e9,
+           spread=f"inter-quartile range of {n:,} calls", note=f"median of {n:,} calls")
 
 
 def main(argv):

@@ -1,8 +1,11 @@
 //! Comparisons across multiproc crates and other libraries, between real processes. The
 //! benches are in `benches/`; what they share (the peers written for them, pinning, the
-//! start gate, running Python's scripts) is here. Every `unsafe` lives in [`sys`].
+//! start gate, running Python's scripts) is here, and so is the [`report`] that runs them all
+//! and writes the comparison (`cargo run --release -p multiproc-benches --bin report`). Every
+//! `unsafe` lives in [`sys`].
 
 pub mod python;
+pub mod report;
 pub mod sys;
 
 use multiproc_internal::clock::monotonic_now;
