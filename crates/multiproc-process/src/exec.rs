@@ -153,13 +153,24 @@ pub(crate) fn start(
     );
     sys::keep_fds_across_exec(&mut cmd, keep);
     let _ = io::stdout().flush();
-    let child = cmd.spawn()?;
+    let mut child = cmd.spawn()?;
     // The handles in the argument now belong to the child.
     job.collected.mark_moved();
-    // std's handle neither waits nor kills when dropped; the registry's pidfd takes over.
     let pid = child.id() as libc::pid_t;
-    drop(child);
-    registry::register(pid, becomes.name, becomes.daemon)
+    match registry::register(pid, becomes.name, becomes.daemon) {
+        // std's handle neither waits nor kills when dropped; the registry's pidfd takes over.
+        Ok(state) => Ok(state),
+        Err(e) => {
+            // No pidfd (`pidfd_open` refused): the start fails, so the child must not run its
+            // job unwatched or stay a zombie. `try_wait` finding it still running proves the
+            // pid is still our unreaped child, so the signal cannot reach another process.
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            Err(e)
+        }
+    }
 }
 
 /// Starts a child running `job` (by `method`: spawn or forkserver) whose value comes back

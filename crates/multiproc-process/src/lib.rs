@@ -56,7 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Linux only (pidfds need Linux 5.3).
+//! Linux only (pidfds and `waitid(P_PIDFD)` need Linux 5.4).
 
 #![cfg(target_os = "linux")]
 
