@@ -60,6 +60,18 @@ impl Svg {
         );
     }
 
+    /// Marks a row at height `mid` that has no figure.
+    fn missing(&mut self, axis: &LogAxis, mid: f64) {
+        self.text(
+            axis.x0 + 4.0,
+            mid + 4.0,
+            "start",
+            11.0,
+            r##"fill="#c00""##,
+            "missing",
+        );
+    }
+
     fn finish(self) -> String {
         format!(
             concat!(
@@ -226,14 +238,7 @@ pub fn bars(title: &str, unit: Unit, bars: &[Bar]) -> String {
                     &sig(median),
                 );
             }
-            None => svg.text(
-                axis.x0 + 4.0,
-                mid + 4.0,
-                "start",
-                11.0,
-                r##"fill="#c00""##,
-                "missing",
-            ),
+            None => svg.missing(&axis, mid),
         }
     }
     svg.finish()
@@ -393,14 +398,7 @@ pub fn distribution(title: &str, unit: Unit, rows: &[Samples]) -> String {
             );
         }
         if sorted.is_empty() && row.single.is_none() {
-            svg.text(
-                axis.x0 + 4.0,
-                mid + 4.0,
-                "start",
-                11.0,
-                r##"fill="#c00""##,
-                "missing",
-            );
+            svg.missing(&axis, mid);
         }
     }
     svg.finish()
