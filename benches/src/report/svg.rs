@@ -60,6 +60,12 @@ impl Svg {
         );
     }
 
+    /// The chart's title and, under it, what it shows.
+    fn heading(&mut self, title: &str, subtitle: &str) {
+        self.text(12.0, 20.0, "start", 15.0, r#"font-weight="bold""#, title);
+        self.text(12.0, 37.0, "start", 11.0, r##"fill="#555""##, subtitle);
+    }
+
     /// Marks a row at height `mid` that has no figure.
     fn missing(&mut self, axis: &LogAxis, mid: f64) {
         self.text(
@@ -188,13 +194,8 @@ pub fn bars(title: &str, unit: Unit, bars: &[Bar]) -> String {
     } else {
         "lower is better"
     };
-    svg.text(12.0, 20.0, "start", 15.0, r#"font-weight="bold""#, title);
-    svg.text(
-        12.0,
-        37.0,
-        "start",
-        11.0,
-        r##"fill="#555""##,
+    svg.heading(
+        title,
         &format!(
             "{}, {better}; median, whisker: the spread (see the table)",
             unit.long()
@@ -266,13 +267,8 @@ pub fn distribution(title: &str, unit: Unit, rows: &[Samples]) -> String {
     let top = 62.0;
     let bottom = top + row_h * rows.len() as f64;
     let mut svg = Svg::new(WIDTH, bottom + 44.0);
-    svg.text(12.0, 20.0, "start", 15.0, r#"font-weight="bold""#, title);
-    svg.text(
-        12.0,
-        37.0,
-        "start",
-        11.0,
-        r##"fill="#555""##,
+    svg.heading(
+        title,
         &format!(
             "{}, {} is better. Points: criterion's samples (each one's time per iteration).",
             unit.long(),
