@@ -24,9 +24,19 @@ pub(crate) fn report_exit_on(fd: OwnedFd) {
     sys::close_raw(old);
 }
 
+/// Takes the report fd, if there is one, leaving none (async-signal-safe). Writes nothing
+/// when there is none: in a forked child, every page written is first copied (a fault of
+/// microseconds), and the child of an ordinary start has no report fd.
+fn take_exit_report() -> i32 {
+    if EXIT_REPORT.load(Ordering::Acquire) == -1 {
+        return -1;
+    }
+    EXIT_REPORT.swap(-1, Ordering::AcqRel)
+}
+
 /// Closes the report fd inherited by the child of a fork (async-signal-safe).
 pub(crate) fn forget_exit_report() {
-    sys::close_raw(EXIT_REPORT.swap(-1, Ordering::AcqRel));
+    sys::close_raw(take_exit_report());
 }
 
 thread_local! {
@@ -83,9 +93,8 @@ fn die() -> ! {
 /// pidfd instead. Either way a parent that died before the watch was set is noticed at once.
 fn watch_parent(setup: &ChildSetup) {
     if !setup.parent_main_thread {
-        if let Some(fd) = setup
-            .parent_pidfd
-            .as_ref()
+        if let Some(fd) = registry::parent()
+            .and_then(|p| p.pidfd.clone())
             .and_then(|fd| fd.try_clone().ok())
         {
             let watcher = std::thread::Builder::new()
@@ -114,7 +123,6 @@ pub(crate) fn bootstrap(setup: ChildSetup, daemon: bool, body: impl FnOnce() -> 
     if daemon {
         watch_parent(&setup);
     }
-    drop(setup);
     IN_CHILD_BODY.with(|c| c.set(true));
     let code = match catch(body) {
         Outcome::Returned(code) | Outcome::Exit(code) => code,
@@ -123,6 +131,6 @@ pub(crate) fn bootstrap(setup: ChildSetup, daemon: bool, body: impl FnOnce() -> 
     IN_CHILD_BODY.with(|c| c.set(false));
     let _ = panic::catch_unwind(registry::finish_children);
     let _ = std::io::stdout().flush();
-    sys::report_exit(EXIT_REPORT.swap(-1, Ordering::AcqRel), code);
+    sys::report_exit(take_exit_report(), code);
     sys::exit_now(code)
 }

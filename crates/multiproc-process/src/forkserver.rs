@@ -47,7 +47,7 @@ pub(crate) struct Client {
 
 /// Renewable (see `sys::RenewableMutex`): the child of a fork made outside this crate while
 /// another thread talked to the server starts with no client rather than wait for good.
-static CLIENT: sys::RenewableMutex<Option<Client>> = sys::RenewableMutex::new(|| None);
+static CLIENT: sys::RenewableMutex<Option<Client>> = sys::RenewableMutex::new(None, || None);
 
 /// The forkserver client, locked (held across forks, see `registry::ForkLocks`).
 pub(crate) type ClientGuard = MutexGuard<'static, Option<Client>>;

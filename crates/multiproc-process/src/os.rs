@@ -99,7 +99,7 @@ pub fn double_fork(f: impl FnOnce()) -> io::Result<Pid> {
     let mut f = Some(f);
     let locks = registry::lock_for_fork().map_err(crate::ProcessError::into_io)?;
     let middle = sys::fork_diverging(|| {
-        drop(locks.become_child(None));
+        let _ = locks.become_child(None);
         let mut report = tx.take();
         let grandchild = registry::lock_for_fork().and_then(|locks| {
             Ok(sys::fork_diverging(|| {

@@ -257,6 +257,10 @@ struct Registry {
     parent: Option<Arc<ParentInfo>>,
     /// A pidfd naming this process, handed to each child as its parent's.
     self_pidfd: Option<Arc<OwnedFd>>,
+    /// This process as its forked children see it: made at the first fork and kept (until
+    /// this process is renamed), so that a fork allocates nothing for it, and the parent
+    /// frees nothing after it (each page written after a fork is copied).
+    as_parent: Option<Arc<ParentInfo>>,
     /// The eventfd that wakes this process's reaper thread, once it runs.
     reaper: Option<Arc<OwnedFd>>,
 }
@@ -270,13 +274,14 @@ const EMPTY: Registry = Registry {
     daemon: false,
     parent: None,
     self_pidfd: None,
+    as_parent: None,
     reaper: None,
 };
 
 /// The registry's mutex: renewable, so that the child of a fork made outside this crate, while
 /// a thread that does not exist in the child held it, starts over with a fresh one (see
 /// `atfork_child`) instead of waiting for good.
-static REGISTRY: sys::RenewableMutex<Registry> = sys::RenewableMutex::new(|| EMPTY);
+static REGISTRY: sys::RenewableMutex<Registry> = sys::RenewableMutex::new(EMPTY, || EMPTY);
 
 fn registry_mutex() -> &'static Mutex<Registry> {
     REGISTRY.get()
@@ -294,6 +299,7 @@ fn registry() -> MutexGuard<'static, Registry> {
             // parent's. Our pid's parent is unknown to us.
             reg.children.clear();
             reg.self_pidfd = None;
+            reg.as_parent = None;
             reg.parent = None;
             reg.reaper = None;
         }
@@ -404,7 +410,9 @@ pub(crate) fn current_name() -> String {
 }
 
 pub(crate) fn set_current_name(name: String) {
-    registry().name = Some(name);
+    let mut reg = registry();
+    reg.name = Some(name);
+    reg.as_parent = None;
 }
 
 pub(crate) fn current_is_daemon() -> bool {
@@ -421,7 +429,6 @@ pub(crate) struct ChildSetup {
     /// Whether the parent forked from its main thread (so `PR_SET_PDEATHSIG` follows the
     /// whole parent process).
     pub(crate) parent_main_thread: bool,
-    pub(crate) parent_pidfd: Option<Arc<OwnedFd>>,
 }
 
 /// Who the child of a fork becomes. Owned, and moved into the child's registry: every
@@ -444,8 +451,6 @@ pub(crate) struct ForkLocks {
     err: io::StderrLock<'static>,
     out: io::StdoutLock<'static>,
     holding: Holding,
-    /// The child's view of this process, built before the fork.
-    parent: Arc<ParentInfo>,
     setup: ChildSetup,
     /// No panic is being reported (see [`install_panic_gate`]).
     _gate: MutexGuard<'static, ()>,
@@ -493,15 +498,16 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
         reg.self_pidfd = Some(Arc::new(sys::pidfd_open(identity::pid())?));
     }
     let pid = Pid::from_raw(identity::pid());
-    let parent = Arc::new(ParentInfo {
-        pid,
-        name: reg.name.clone().unwrap_or_else(|| "MainProcess".to_owned()),
-        pidfd: reg.self_pidfd.clone(),
-    });
+    if reg.as_parent.is_none() {
+        reg.as_parent = Some(Arc::new(ParentInfo {
+            pid,
+            name: reg.name.clone().unwrap_or_else(|| "MainProcess".to_owned()),
+            pidfd: reg.self_pidfd.clone(),
+        }));
+    }
     let setup = ChildSetup {
         parent_pid: pid,
         parent_main_thread: identity::tid() == identity::pid(),
-        parent_pidfd: reg.self_pidfd.clone(),
     };
     Ok(ForkLocks {
         reg,
@@ -509,7 +515,6 @@ pub(crate) fn lock_for_fork() -> Result<ForkLocks, ProcessError> {
         err,
         out,
         holding: Holding::new(),
-        parent,
         setup,
         _gate: gate,
     })
@@ -526,7 +531,6 @@ impl ForkLocks {
             err,
             out,
             holding,
-            parent,
             setup,
             _gate,
         } = self;
@@ -545,7 +549,9 @@ impl ForkLocks {
         // parent's reaper thread does not exist here.
         std::mem::forget(reg.self_pidfd.take());
         std::mem::forget(reg.reaper.take());
-        std::mem::forget(reg.parent.replace(parent));
+        // The parent's view of itself becomes the child's parent (moved: no count written).
+        let parent = reg.as_parent.take();
+        std::mem::forget(std::mem::replace(&mut reg.parent, parent));
         drop(reg);
         crate::forkserver::forget_in_child(&mut client);
         drop(client);
@@ -560,7 +566,7 @@ static ATFORK: Once = Once::new();
 
 /// Held while a panic is reported, and across the crate's forks. Renewable: a fork made
 /// outside the crate while a thread held it leaves the child a fresh one.
-static PANIC_GATE: sys::RenewableMutex<()> = sys::RenewableMutex::new(|| ());
+static PANIC_GATE: sys::RenewableMutex<()> = sys::RenewableMutex::new((), || ());
 static PANIC_GATE_HOOK: Once = Once::new();
 /// How long a panic waits for a fork in progress before it is reported anyway.
 const PANIC_GATE_PATIENCE: Duration = Duration::from_secs(1);
@@ -647,21 +653,26 @@ pub(crate) fn fork(
 ) -> Result<Arc<ChildState>, ProcessError> {
     ensure_exit_hook();
     reap_finished();
-    let name = becomes.name.clone();
-    let daemon = becomes.daemon;
     let locks = lock_for_fork()?;
     // The body (the user's closure and what it captured) is dropped in the parent only after
     // the locks are released (when the closure below is dropped unrun): its destructors may
     // use this crate.
     let mut body = Some(body);
+    // Taken by the child; the parent registers the child under the same name (no copy made
+    // before the fork and freed after it: each page the parent writes after a fork is copied).
+    let mut becomes = Some(becomes);
+    let slot = &mut becomes;
     let pid = sys::fork_diverging(|| {
-        let setup = locks.become_child(Some(becomes));
+        let setup = locks.become_child(slot.take());
         match body.take() {
             Some(body) => body(setup),
             None => sys::exit_now(1),
         }
     })?;
     drop(body);
+    let Some(Becomes { name, daemon, .. }) = becomes else {
+        unreachable!("only the child takes it")
+    };
     register(pid, name, daemon)
 }
 
@@ -756,15 +767,15 @@ pub(crate) fn become_spawned(becomes: Becomes, parent: SpawnedBy) -> ChildSetup 
     reg.counter = 0;
     reg.name = Some(becomes.name);
     reg.daemon = becomes.daemon;
+    reg.as_parent = None;
     reg.parent = Some(Arc::new(ParentInfo {
         pid: parent.pid,
         name: parent.name,
-        pidfd: parent_pidfd.clone(),
+        pidfd: parent_pidfd,
     }));
     ChildSetup {
         parent_pid: parent.pid,
         parent_main_thread: parent.main_thread && !relayed,
-        parent_pidfd,
     }
 }
 

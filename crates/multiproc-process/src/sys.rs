@@ -273,59 +273,49 @@ pub(crate) fn at_fork_child(child: extern "C" fn()) -> io::Result<()> {
     }
 }
 
-/// A mutex reached through a pointer, made at first use and never freed, that the child of a
-/// fork can replace with a fresh one when a thread that does not exist in the child held it.
+/// A mutex that the child of a fork can replace with a fresh one when a thread that does not
+/// exist in the child held it. The first one lives in the static itself (beside the crate's
+/// other statics: a fork's child and parent each write it, and every page written after a
+/// fork is copied, so it should share its page with the others rather than sit wherever the
+/// heap put it); a replacement is allocated and never freed.
 pub(crate) struct RenewableMutex<T: 'static> {
-    ptr: std::sync::atomic::AtomicPtr<std::sync::Mutex<T>>,
+    first: std::sync::Mutex<T>,
+    /// A replacement, once there is one (null until then).
+    renewed: std::sync::atomic::AtomicPtr<std::sync::Mutex<T>>,
     init: fn() -> T,
 }
 
 impl<T> RenewableMutex<T> {
-    pub(crate) const fn new(init: fn() -> T) -> RenewableMutex<T> {
+    /// A mutex holding `value`; `init` makes the value of a replacement.
+    pub(crate) const fn new(value: T, init: fn() -> T) -> RenewableMutex<T> {
         RenewableMutex {
-            ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            first: std::sync::Mutex::new(value),
+            renewed: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             init,
         }
     }
 
-    fn fresh(&self) -> *mut std::sync::Mutex<T> {
-        Box::into_raw(Box::new(std::sync::Mutex::new((self.init)())))
-    }
-
-    /// The mutex (made at the first call).
-    pub(crate) fn get(&self) -> &'static std::sync::Mutex<T> {
+    /// The mutex in use.
+    pub(crate) fn get(&'static self) -> &'static std::sync::Mutex<T> {
         use std::sync::atomic::Ordering;
-        let mut p = self.ptr.load(Ordering::Acquire);
+        let p = self.renewed.load(Ordering::Acquire);
         if p.is_null() {
-            let fresh = self.fresh();
-            p = match self.ptr.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => fresh,
-                // Another thread installed one first; ours stays allocated (once, small).
-                Err(other) => other,
-            };
+            return &self.first;
         }
-        // SAFETY: every pointer stored in `ptr` comes from `Box::into_raw` and is never freed
-        // (a replaced mutex is leaked, since a reference to it may still exist), so it is valid
-        // for 'static; `Mutex<T>` is `Sync` for `T: Send`, and these mutexes are only used
-        // through `&`.
+        // SAFETY: every pointer stored in `renewed` comes from `Box::into_raw` and is never
+        // freed (a replaced mutex is leaked, since a reference to it may still exist), so it
+        // is valid for 'static; `Mutex<T>` is `Sync` for `T: Send`, and these mutexes are only
+        // used through `&`.
         unsafe { &*p }
     }
 
     /// In the child of a fork: if the mutex is locked, replaces it with a fresh one (the old
     /// one is leaked). Only for a process with one thread, which holds no guard of it.
-    pub(crate) fn renew_if_locked(&self) {
+    pub(crate) fn renew_if_locked(&'static self) {
         use std::sync::atomic::Ordering;
-        let p = self.ptr.load(Ordering::Acquire);
-        if p.is_null() {
-            return;
-        }
         if let Err(std::sync::TryLockError::WouldBlock) = self.get().try_lock() {
-            self.ptr.store(self.fresh(), Ordering::Release);
+            let fresh = Box::into_raw(Box::new(std::sync::Mutex::new((self.init)())));
+            self.renewed.store(fresh, Ordering::Release);
         }
     }
 }
