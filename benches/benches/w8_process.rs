@@ -14,6 +14,13 @@
 //! - `procspawn`: `procspawn::spawn((), |()| ())` and `join` (re-executes this binary);
 //! - `python_multiprocessing`: `benches/python/w8_process.py`, `Process(target=f)` with
 //!   `fork`, `forkserver` and `spawn`, printed beside criterion's rows.
+//!
+//! Compare rows measured in the same conditions: run each in a process of its own
+//! (`cargo bench -p multiproc-benches --bench w8_process -- --exact w8_start_join/<row>`), as
+//! the comparison report does. What a fork costs depends on the forking process's state, and
+//! once criterion has analysed a row (its heap grown) every later fork costs more: here raw
+//! `fork` + `waitpid` measured about 170 µs as the first row of a process and 300–470 µs as
+//! the second. In one run of every row, the first is favoured.
 
 use criterion::{criterion_group, Criterion, Throughput};
 use multiproc_benches::python::{run_script, Invocation};

@@ -344,6 +344,25 @@ pub const BENCHES: &[&str] = &[
     "signal_latency",
 ];
 
+/// Benches whose rows each run in a process of their own (`--exact <row>`), then once more
+/// for the Python script they run themselves (its id given here). A W8 row forks thousands
+/// of children, and what a fork costs depends on the state of the process that forks: after
+/// criterion has analysed one row (its heap grown, more pages to copy and to write-protect),
+/// every later fork costs more, raw `fork` + `waitpid` as much as ours (measured: the first
+/// row of a process 170 µs, the same row measured second 300–470 µs). Rows sharing a process
+/// would be compared in different conditions.
+pub const ROW_PER_PROCESS: &[(&str, &str)] =
+    &[("w8_process", "w8_start_join/python_multiprocessing")];
+
+/// The criterion rows of `bench`, as the map knows them.
+pub fn criterion_rows(bench: &str) -> Vec<&'static str> {
+    ENTRIES
+        .iter()
+        .filter(|e| e.source() == Source::Criterion && workload(e.workload).bench == bench)
+        .map(|e| e.id)
+        .collect()
+}
+
 /// Python scripts that no bench runs, which the report runs itself after the bench named
 /// first: (bench, script, arguments). The other scripts are run by their benches.
 pub const REPORT_SCRIPTS: &[(&str, &str, &[&str])] = &[

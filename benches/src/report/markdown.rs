@@ -249,8 +249,10 @@ pub fn render(report: &Report<'_>) -> String {
     let _ = writeln!(
         s,
         "- **Reproduce:** `{}` (each bench runs as `cargo bench -p multiproc-benches --bench \
-         <name> -- {}`).",
-        run.command, run.criterion_options
+         <name> -- {}`; {}).",
+        run.command,
+        run.criterion_options,
+        row_per_process_note()
     );
     if let Some(note) = &run.python_missing {
         let _ = writeln!(s, "- **Python:** {note}");
@@ -473,6 +475,19 @@ pub fn collect(results: &Results) -> Vec<WorkloadFigures> {
         .iter()
         .map(|w| WorkloadFigures::collect(w, results))
         .collect()
+}
+
+/// How the benches of [`map::ROW_PER_PROCESS`] are run, for the header.
+fn row_per_process_note() -> String {
+    let names: Vec<String> = map::ROW_PER_PROCESS
+        .iter()
+        .map(|(bench, _)| format!("`{bench}`"))
+        .collect();
+    format!(
+        "{} once per row, with `--exact <row>`, so that every row is measured first in a fresh \
+         process (what a fork costs grows once criterion has analysed a row)",
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! - [`Process`]: configured ([`Builder`]: name, daemon), started, joined — with
 //!   `join_timeout`, `is_alive`, `terminate`/`kill` through a pidfd, its [`ExitStatus`]
-//!   (Python's `exitcode` view too) and a pollable [`sentinel`](Process::sentinel).
+//!   (Python's `exitcode` view too) and a pollable [`sentinel`](Process::sentinel) (also
+//!   through `AsFd`).
 //! - [`spawn`]: run a closure in a child process and get its return value back from
 //!   [`JoinHandle::join`], or its panic as an error; [`spawn_fn`] for a `fn` item and an
 //!   argument, under any start method.

@@ -523,6 +523,36 @@ impl Process {
     }
 }
 
+impl std::os::fd::AsFd for Process {
+    /// What [`sentinel`](Process::sentinel) gives, for `poll`/`epoll` and async runtimes: the
+    /// child's pidfd, readable once it has ended. Before [`start`](Process::start), an fd
+    /// that never becomes readable (the process has not ended: it has not begun), shared by
+    /// every unstarted `Process` of this process.
+    ///
+    /// # Panics
+    ///
+    /// Before `start`, if that shared fd cannot be made (the first time only: the process has
+    /// no fd left).
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.child {
+            Some(c) => c.sentinel(),
+            None => never_ready(),
+        }
+    }
+}
+
+/// An eventfd nobody writes: never readable. Made at first use.
+fn never_ready() -> BorrowedFd<'static> {
+    use std::os::fd::{AsFd, OwnedFd};
+    static NEVER: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+    NEVER
+        .get_or_init(|| {
+            sys::counter_eventfd()
+                .unwrap_or_else(|e| panic!("no fd for an unstarted process's sentinel: {e}"))
+        })
+        .as_fd()
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         if let Some(c) = &self.child {

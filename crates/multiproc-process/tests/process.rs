@@ -409,6 +409,31 @@ fn sentinel_becomes_readable_at_exit() {
 }
 
 #[test]
+fn as_fd_is_never_ready_before_start_and_the_pidfd_after() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let _w = watchdog(LIMIT);
+    let (mut ours, mut theirs) = gate();
+    let mut p = daemon_process(move || wait_at(&mut theirs));
+    // Unstarted: an fd that does not become readable (it has not ended).
+    assert!(!multiproc_internal::testing::fd_readable(
+        p.as_fd(),
+        Duration::from_millis(50)
+    ));
+    p.start().unwrap();
+    assert_eq!(p.as_fd().as_raw_fd(), p.sentinel().unwrap().as_raw_fd());
+    assert!(!multiproc_internal::testing::fd_readable(
+        p.as_fd(),
+        Duration::ZERO
+    ));
+    open(&mut ours);
+    assert!(multiproc_internal::testing::fd_readable(
+        p.as_fd(),
+        Duration::from_secs(30)
+    ));
+    assert!(p.join().unwrap().success());
+}
+
+#[test]
 fn cpu_count_follows_the_affinity_mask() {
     let _w = watchdog(LIMIT);
     let n = cpu_count();
