@@ -30,6 +30,11 @@ pub enum LockError<G> {
     Corrupted,
     /// This thread already holds 64 multiproc locks.
     TooManyHeld,
+    /// This thread cannot hold multiproc locks: the kernel refused to register its
+    /// robust-futex list (`set_robust_list`, refused by a seccomp filter or an emulator), or the
+    /// thread is exiting. A lock that could not be released by the kernel when its holder dies
+    /// is not offered at all.
+    Unavailable,
     /// This thread does not hold the lock: releasing a re-entrant lock it does not own, or
     /// waiting on a condition with a guard whose lock was already released.
     NotOwner,
@@ -53,6 +58,7 @@ impl<G> LockError<G> {
             LockError::WouldDeadlock => LockError::WouldDeadlock,
             LockError::Corrupted => LockError::Corrupted,
             LockError::TooManyHeld => LockError::TooManyHeld,
+            LockError::Unavailable => LockError::Unavailable,
             LockError::NotOwner => LockError::NotOwner,
         }
     }
@@ -68,6 +74,10 @@ impl<G> LockError<G> {
             LockError::WouldDeadlock => "this thread already holds the lock",
             LockError::Corrupted => "the shared bytes are not a valid value of the type",
             LockError::TooManyHeld => "this thread holds too many multiproc locks",
+            LockError::Unavailable => {
+                "this thread cannot hold multiproc locks: the kernel refused its robust-futex \
+                 list (set_robust_list; a seccomp filter?), or the thread is exiting"
+            }
             LockError::NotOwner => "this thread does not hold the lock",
         }
     }
@@ -81,6 +91,7 @@ impl<G> fmt::Debug for LockError<G> {
             LockError::WouldDeadlock => f.write_str("WouldDeadlock"),
             LockError::Corrupted => f.write_str("Corrupted"),
             LockError::TooManyHeld => f.write_str("TooManyHeld"),
+            LockError::Unavailable => f.write_str("Unavailable"),
             LockError::NotOwner => f.write_str("NotOwner"),
         }
     }
@@ -248,6 +259,7 @@ fn fail<G>(f: LockFail) -> TryLockError<G> {
         LockFail::NotRecoverable => LockError::NotRecoverable.into(),
         LockFail::WouldDeadlock => LockError::WouldDeadlock.into(),
         LockFail::TooManyHeld => LockError::TooManyHeld.into(),
+        LockFail::Unavailable => LockError::Unavailable.into(),
     }
 }
 
@@ -668,6 +680,7 @@ impl CondWords<'_> {
                 LockError::WouldDeadlock => LockError::WouldDeadlock,
                 LockError::Corrupted => LockError::Corrupted,
                 LockError::TooManyHeld => LockError::TooManyHeld,
+                LockError::Unavailable => LockError::Unavailable,
                 LockError::NotOwner => LockError::NotOwner,
             }),
         }

@@ -85,8 +85,11 @@ pub enum LockFail {
     NotRecoverable,
     /// This thread already holds it.
     WouldDeadlock,
-    /// This thread already holds [`MAX_HELD`] robust locks, or is exiting.
+    /// This thread already holds [`MAX_HELD`] robust locks.
     TooManyHeld,
+    /// This thread cannot hold robust locks: the kernel refused to register its robust list
+    /// (`set_robust_list`: a seccomp filter, an emulator), or the thread is exiting.
+    Unavailable,
 }
 
 /// The kernel's `struct robust_list_head`.
@@ -395,7 +398,7 @@ impl RobustMutex {
 
     #[inline]
     fn acquire(&self, mode: Mode) -> Result<Acquired, LockFail> {
-        let list = thread_list().ok_or(LockFail::TooManyHeld)?;
+        let list = thread_list().ok_or(LockFail::Unavailable)?;
         let n = list.len.load(Ordering::Relaxed);
         let tid = list.tid;
         if n >= MAX_HELD {

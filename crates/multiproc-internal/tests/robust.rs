@@ -321,3 +321,70 @@ fn timed_out_waiter_passes_on_the_wake_up_it_consumed() {
         );
     });
 }
+
+/// Makes `set_robust_list` fail with EPERM in this process from now on (a seccomp filter, as
+/// a sandbox that refuses it would). x86_64 and aarch64 only in spirit: the filter does not
+/// check the architecture, which a test process never changes.
+fn refuse_set_robust_list() {
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_JMP_JEQ_K: u16 = 0x15;
+    const BPF_RET_K: u16 = 0x06;
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let filter = [
+        // The syscall number: offset 0 of `struct seccomp_data`.
+        stmt(BPF_LD_W_ABS, 0),
+        libc::sock_filter {
+            code: BPF_JMP_JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_set_robust_list as u32,
+        },
+        stmt(BPF_RET_K, SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with these options reads `prog` (valid for the call) and changes only
+    // this process's syscall filter; PR_SET_NO_NEW_PRIVS lets an unprivileged process set one.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[test]
+fn a_refused_robust_list_is_reported_as_unavailable_not_as_too_many_locks() {
+    let _w = multiproc_internal::testing::watchdog(Duration::from_secs(60));
+    let b = block();
+    let (lock, _, _) = parts(&b);
+    // In a child, where the kernel gave the forking thread's copy no robust list yet: its
+    // first lock registers one, and the filter refuses that.
+    let child = fork_child(|| {
+        refuse_set_robust_list();
+        assert_eq!(lock.lock(None), Err(LockFail::Unavailable));
+        assert_eq!(lock.try_lock(), Err(LockFail::Unavailable));
+        assert!(!lock.is_locked());
+    });
+    assert_eq!(child.wait(), ChildExit::Exited(0));
+    // The lock is untouched for everyone else.
+    assert_eq!(lock.lock(None), Ok(Acquired::Clean));
+    assert!(lock.unlock());
+}

@@ -141,7 +141,14 @@ fn broken(e: RingError) -> io::Error {
 }
 
 fn lock_broken(e: LockFail) -> io::Error {
-    io::Error::other(format!("the queue's lock failed: {e:?}"))
+    match e {
+        LockFail::Unavailable => io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the queue's locks are unavailable to this thread: the kernel refused its \
+             robust-futex list (set_robust_list; a seccomp filter?), or the thread is exiting",
+        ),
+        e => io::Error::other(format!("the queue's lock failed: {e:?}")),
+    }
 }
 
 /// How a call waits.

@@ -53,6 +53,8 @@ pub enum AccessError {
     Corrupted,
     /// See [`LockError::TooManyHeld`].
     TooManyHeld,
+    /// See [`LockError::Unavailable`].
+    Unavailable,
     /// The index or range does not fit.
     OutOfBounds(OutOfBounds),
 }
@@ -65,6 +67,7 @@ impl<G> From<LockError<G>> for AccessError {
             LockError::WouldDeadlock => AccessError::WouldDeadlock,
             LockError::Corrupted => AccessError::Corrupted,
             LockError::TooManyHeld => AccessError::TooManyHeld,
+            LockError::Unavailable => AccessError::Unavailable,
             // The accessors take the lock themselves: they never hold a released one.
             _ => AccessError::NotRecoverable,
         }
@@ -87,6 +90,7 @@ impl fmt::Display for AccessError {
             AccessError::WouldDeadlock => LockError::<()>::WouldDeadlock.fmt(f),
             AccessError::Corrupted => LockError::<()>::Corrupted.fmt(f),
             AccessError::TooManyHeld => LockError::<()>::TooManyHeld.fmt(f),
+            AccessError::Unavailable => LockError::<()>::Unavailable.fmt(f),
             AccessError::OutOfBounds(e) => e.fmt(f),
         }
     }

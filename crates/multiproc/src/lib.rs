@@ -23,7 +23,7 @@
 //! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) | `start` twice or `join` before `start` is a typed error |
 //! | `p.pid`, `p.name`, `p.daemon`, `p.is_alive()` | [`pid()`](Process::pid), [`name()`](Process::name), [`is_daemon()`](Process::is_daemon), [`is_alive()`](Process::is_alive) | |
 //! | `p.exitcode` | [`exit_status()`](Process::exit_status), [`exitcode()`](Process::exitcode) | an enum (exited with N, or killed by signal N), and Python's `-N` view |
-//! | `p.terminate()`, `p.kill()`, `p.sentinel` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`sentinel`](Process::sentinel) | through a pidfd: never a recycled pid |
+//! | `p.terminate()`, `p.kill()`, `p.sentinel` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`sentinel`](Process::sentinel) (or `AsFd`) | through a pidfd: never a recycled pid |
 //! | subclass `Process`, override `run` | [`process::Run`] and [`Process::from_run`] | |
 //! | `Process(target=f, args=(a,))`, any start method | [`Process::from_fn(f, a)`](Process::from_fn), [`process::spawn_fn(f, a)`](process::spawn_fn) | `f` a `fn` item; `a` serializable, shared objects inside it travel as fds |
 //! | `set_start_method('spawn' / 'forkserver')` | [`process::set_start_method(StartMethod::Spawn)`](process::set_start_method), [`process::Builder::start_method`] | nothing to add to `main`: an entry hook runs the child (and the forkserver) |
