@@ -656,3 +656,27 @@ fn exit_of_the_main_program_terminates_daemons_and_joins_the_rest() {
     open(&mut release_n);
     assert_eq!(sandbox.wait(), ChildExit::Exited(0));
 }
+
+#[test]
+fn children_see_their_parents_current_name() {
+    let _w = watchdog(LIMIT);
+    // In a child, so that renaming it leaves this test process alone.
+    let mut p = Builder::new().name("before").process(|| {
+        let expect_parent = |name: &'static str| {
+            let mut g = Process::new(move || {
+                assert_eq!(parent_process().unwrap().name(), name);
+            });
+            g.start().unwrap();
+            assert!(
+                g.join().unwrap().success(),
+                "a grandchild saw another name than {name}"
+            );
+        };
+        expect_parent("before");
+        // The second start sees the new name (the description children get is not stale).
+        current_process().set_name("after");
+        expect_parent("after");
+    });
+    p.start().unwrap();
+    assert!(p.join().unwrap().success());
+}
