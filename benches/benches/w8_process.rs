@@ -19,8 +19,8 @@
 //! (`cargo bench -p multiproc-benches --bench w8_process -- --exact w8_start_join/<row>`), as
 //! the comparison report does. What a fork costs depends on the forking process's state, and
 //! once criterion has analysed a row (its heap grown) every later fork costs more: here raw
-//! `fork` + `waitpid` measured about 170 µs as the first row of a process and 300–470 µs as
-//! the second. In one run of every row, the first is favoured.
+//! `fork` + `waitpid` measured about 170 µs as the first row of a process and 260–470 µs
+//! after one or two other rows. In one run of every row, the first is favoured.
 
 use criterion::{criterion_group, Criterion, Throughput};
 use multiproc_benches::python::{run_script, Invocation};

@@ -349,7 +349,7 @@ pub const BENCHES: &[&str] = &[
 /// of children, and what a fork costs depends on the state of the process that forks: after
 /// criterion has analysed one row (its heap grown, more pages to copy and to write-protect),
 /// every later fork costs more, raw `fork` + `waitpid` as much as ours (measured: the first
-/// row of a process 170 µs, the same row measured second 300–470 µs). Rows sharing a process
+/// row of a process about 170 µs, the same row after one or two others 260–470 µs). Rows sharing a process
 /// would be compared in different conditions.
 pub const ROW_PER_PROCESS: &[(&str, &str)] =
     &[("w8_process", "w8_start_join/python_multiprocessing")];

@@ -9,7 +9,8 @@
 //! 1. `cargo bench -p multiproc-benches --benches --no-run` builds every bench once.
 //! 2. For each bench of [`map::BENCHES`], `cargo bench -p multiproc-benches --bench <name> --
 //!    <options>` (the benches of [`map::ROW_PER_PROCESS`]: once per row, `--exact <row>`, so
-//!    that each row is measured first in a fresh process) with `CRITERION_HOME` pointed at a directory emptied first (no stale result
+//!    that each row is measured first in a fresh process) with `CRITERION_HOME` pointed at a
+//!    directory emptied first (no stale result
 //!    can be read) and [`crate::python::RECORD_ENV`] naming a JSON-lines file, where
 //!    [`crate::python::run_script`] records the figures of the Python scripts the bench runs.
 //!    The scripts no bench runs (W6, W7, W10; [`map::REPORT_SCRIPTS`]) are run by the report
@@ -198,18 +199,13 @@ fn run_all(root: &Path, work: &Work, quick: bool, start: Instant) -> RunInfo {
         );
         let bench_start = Instant::now();
         // One `cargo bench` for the whole bench, or one per row (and one for its Python).
-        let filters: Vec<&str> = match map::ROW_PER_PROCESS.iter().find(|(b, _)| b == bench) {
-            Some((_, python)) => {
-                let mut rows = map::criterion_rows(bench);
-                rows.push(python);
-                rows
-            }
-            None => Vec::new(),
-        };
-        let runs: Vec<Option<&str>> = if filters.is_empty() {
-            vec![None]
-        } else {
-            filters.into_iter().map(Some).collect()
+        let runs: Vec<Option<&str>> = match map::ROW_PER_PROCESS.iter().find(|(b, _)| b == bench) {
+            Some((_, python)) => map::criterion_rows(bench)
+                .into_iter()
+                .chain([*python])
+                .map(Some)
+                .collect(),
+            None => vec![None],
         };
         for filter in runs {
             let mut args = vec!["bench", "-p", "multiproc-benches", "--bench", bench, "--"];
